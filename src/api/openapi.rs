@@ -1,0 +1,52 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire
+//! types themselves, so it cannot drift from the code. Served at `/openapi.json`.
+
+use axum::Json;
+use std::sync::OnceLock;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Custodia", description = "Compliance gateway for debt-collection data: encrypted party vault, audited access, role- and purpose-based visibility."),
+    paths(
+        crate::vault::http::create_party,
+        crate::vault::http::get_party,
+        crate::vault::http::patch_party,
+        crate::vault::http::search_parties,
+        crate::vault::http::batch_parties,
+        crate::obligations::http::create_obligation,
+        crate::obligations::http::get_obligation,
+        crate::obligations::http::patch_obligation,
+        crate::obligations::http::list_payments,
+        crate::obligations::http::add_payment,
+        crate::obligations::http::list_promises,
+        crate::obligations::http::add_promise,
+        crate::obligations::http::party_obligations,
+    ),
+    components(schemas(crate::api::error::ErrorBody, crate::api::error::ErrorDetail)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(ApiDoc::openapi)
+}
+
+pub async fn serve() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(document())
+}

@@ -1,0 +1,223 @@
+//! Subcommands that need a configuration: serve, migrate, import, tenants, clients, keys.
+//! Administrative actions are audited like API calls, with the operator as actor.
+
+use super::{ClientsCommand, Command, KeysCommand, TenantsCommand};
+use crate::access::Role;
+use crate::audit::{self, Actor, AuditEvent, Outcome};
+use crate::clients;
+use crate::config::Config;
+use crate::ids::TenantId;
+use crate::import::{csv_input::csv_lines, ndjson_lines, Importer, RejectFile};
+use crate::keys::rotation;
+use crate::startup::{clock_from, open_core, shutdown_signal, Application, Core};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    Ndjson,
+    Csv,
+}
+
+pub async fn run(config_path: Option<&Path>, command: Command) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    crate::telemetry::init(config.log_format);
+    let clock = clock_from(&config)?;
+    if let Command::Serve = command {
+        let app = Application::build(&config, clock).await?;
+        app.run_until_stopped(shutdown_signal()).await?;
+        return Ok(());
+    }
+    let core = open_core(&config).await?;
+    let now = crate::clock::to_db_time(clock.now());
+    match command {
+        Command::Migrate => println!("migrations applied"),
+        Command::Import { tenant, file, format, rejects, batch } => {
+            import(&core, &tenant, &file, format, rejects.as_deref(), batch, clock.now()).await?
+        }
+        Command::Tenants(TenantsCommand::Create { id, name }) => {
+            let tenant = TenantId::parse(&id)?;
+            let mut tx = core.db.begin_write().await?;
+            clients::create_tenant(&mut tx, &core.keys, &tenant, name.as_deref().unwrap_or(&id), &now).await?;
+            admin_audit(&mut tx, &tenant, "tenant.create", None, &now).await?;
+            tx.commit().await?;
+            println!("tenant {tenant} created");
+        }
+        Command::Clients(command) => clients_command(&core, command, &now).await?,
+        Command::Keys(command) => keys_command(&core, command, &now).await?,
+        Command::Serve | Command::Demo { .. } => {}
+    }
+    core.db.close().await;
+    Ok(())
+}
+
+async fn admin_audit(
+    tx: &mut crate::db::Conn,
+    tenant: &TenantId,
+    action: &'static str,
+    resource: Option<String>,
+    now: &str,
+) -> anyhow::Result<()> {
+    let event = AuditEvent {
+        actor: Actor {
+            tenant: Some(tenant.clone()),
+            role: Some(Role::Admin),
+            on_behalf_of: Some("cli".into()),
+            ..Actor::default()
+        },
+        action,
+        resource_id: resource,
+        fields: Vec::new(),
+        outcome: Outcome::Allowed,
+        status: 0,
+        error_code: None,
+        request_id: format!("cli-{}", uuid::Uuid::now_v7().simple()),
+    };
+    audit::append(tx, &event, now).await?;
+    Ok(())
+}
+
+async fn clients_command(core: &Core, command: ClientsCommand, now: &str) -> anyhow::Result<()> {
+    match command {
+        ClientsCommand::Create { tenant, role, name } => {
+            let tenant = TenantId::parse(&tenant)?;
+            let role: Role = role.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "unknown role; use one of: {}",
+                    Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            })?;
+            let mut tx = core.db.begin_write().await?;
+            let issued =
+                clients::create_client(&mut tx, &tenant, role, name.as_deref().unwrap_or(role.as_str()), now).await?;
+            admin_audit(&mut tx, &tenant, "client.create", Some(issued.client_id.to_string()), now).await?;
+            tx.commit().await?;
+            println!("client {} created for tenant {tenant} with role {role}", issued.client_id);
+            println!("token (shown once, store it now): {}", issued.token.expose_secret());
+        }
+        ClientsCommand::List { tenant } => {
+            let tenant = tenant.map(|t| TenantId::parse(&t)).transpose()?;
+            let mut conn = core.db.reader().acquire().await?;
+            for c in clients::list_clients(&mut conn, tenant.as_ref()).await? {
+                let state = c.revoked_at.map(|at| format!("revoked {at}")).unwrap_or_else(|| "active".into());
+                println!("{}\t{}\t{}\t{}\t{}\t{state}", c.id, c.tenant, c.role, c.name, c.created_at);
+            }
+        }
+        ClientsCommand::Revoke { id } => {
+            let mut tx = core.db.begin_write().await?;
+            let tenant = clients::revoke_client(&mut tx, &id, now).await?;
+            admin_audit(&mut tx, &tenant, "client.revoke", Some(id.clone()), now).await?;
+            tx.commit().await?;
+            println!("client {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn keys_command(core: &Core, command: KeysCommand, now: &str) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Status => {
+            println!("scope\tversion\tstate\tkeys using it");
+            for line in rotation::status(&core.db, &core.keys).await? {
+                println!("{}\t{}\t{}\t{}", line.scope, line.version, line.state, line.keys_using_it);
+            }
+        }
+        KeysCommand::Rotate { master: true, .. } => {
+            let version = rotation::rotate_master(&core.db, &core.keys).await?;
+            audit_each_tenant(core, "key.rotate.master", now).await?;
+            println!("master key rotated to version {version}; tenant keys rewrapped. Retire the old version with `custodia keys retire --master N`.");
+        }
+        KeysCommand::Rotate { tenant, batch, .. } => {
+            let tenant = TenantId::parse(tenant.as_deref().unwrap_or_default())?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(indicatif::ProgressStyle::with_template(
+                "rewrapping party keys {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+            )?);
+            let version = rotation::rotate_tenant(&core.db, &core.keys, &tenant, now, batch, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish();
+            let mut tx = core.db.begin_write().await?;
+            admin_audit(&mut tx, &tenant, "key.rotate.tenant", None, now).await?;
+            tx.commit().await?;
+            println!("tenant {tenant} data key rotated to version {version}; older versions retired");
+        }
+        KeysCommand::Retire { master } => {
+            rotation::retire_master(&core.db, &core.keys, master).await?;
+            audit_each_tenant(core, "key.retire.master", now).await?;
+            println!("master key version {master} retired");
+        }
+    }
+    Ok(())
+}
+
+async fn audit_each_tenant(core: &Core, action: &'static str, now: &str) -> anyhow::Result<()> {
+    let tenants: Vec<String> = sqlx::query_scalar("SELECT id FROM tenants").fetch_all(core.db.reader()).await?;
+    let mut tx = core.db.begin_write().await?;
+    for tenant in tenants {
+        admin_audit(&mut tx, &TenantId::from_db(tenant), action, None, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn import(
+    core: &Core,
+    tenant: &str,
+    file: &Path,
+    format: Option<Format>,
+    rejects: Option<&Path>,
+    batch: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let tenant = TenantId::parse(tenant)?;
+    let format =
+        format.unwrap_or(if file.extension().is_some_and(|e| e == "csv") { Format::Csv } else { Format::Ndjson });
+    let reject_path = rejects.map(Path::to_path_buf).unwrap_or_else(|| file.with_extension("rejects.csv"));
+    let mut reject_file = RejectFile::new(
+        std::fs::File::create(&reject_path).with_context(|| format!("creating {}", reject_path.display()))?,
+    )?;
+    let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(indicatif::ProgressStyle::with_template(
+        "importing {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+    )?);
+    let reader = std::io::BufReader::new(bar.wrap_read(input));
+    let importer = Importer {
+        db: &core.db,
+        keys: &core.keys,
+        tenant: tenant.clone(),
+        today: now.date_naive(),
+        now: crate::clock::to_db_time(now),
+        batch: batch.max(1),
+        actor: Actor {
+            tenant: Some(tenant.clone()),
+            role: Some(Role::Ingest),
+            on_behalf_of: Some("cli".into()),
+            ..Actor::default()
+        },
+        request_id: format!("import-{}", uuid::Uuid::now_v7().simple()),
+    };
+    let started = std::time::Instant::now();
+    let progress =
+        |s: &crate::import::Summary| bar.set_message(format!("{} created, {} rejected", s.created, s.rejected));
+    let summary = match format {
+        Format::Ndjson => importer.run(ndjson_lines(reader), &mut reject_file, progress).await?,
+        Format::Csv => importer.run(csv_lines(reader)?, &mut reject_file, progress).await?,
+    };
+    bar.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "read {} records: {} created, {} rejected (see {}) in {seconds:.1}s ({:.0} records/s)",
+        summary.read,
+        summary.created,
+        summary.rejected,
+        reject_path.display(),
+        summary.read as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}

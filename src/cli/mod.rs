@@ -1,0 +1,146 @@
+//! The `custodia` command line: argument definitions and dispatch. Each subcommand's
+//! work lives in the domain module it belongs to; this file only parses and prints.
+
+mod admin;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Custodia — compliance gateway for debt-collection data.
+///
+/// Custodia sits in front of a creditor's collections data: it encrypts debtors'
+/// personal fields, audits every access before answering, and shows each caller only
+/// what its role and declared purpose allow.
+///
+/// Quick start: `custodia demo --dir ./demo` runs a complete gateway on an embedded
+/// SQLite file with a demo tenant, one API key per role and 1,000 generated debtors.
+#[derive(Parser, Debug)]
+#[command(name = "custodia", version, about, long_about)]
+pub struct Cli {
+    /// Configuration file (TOML). Environment variables CUSTODIA_* override it.
+    #[arg(long, global = true, env = "CUSTODIA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway with a configuration file until SIGINT/SIGTERM.
+    Serve,
+    /// Run a self-contained demo gateway (SQLite, demo tenant, demo key, generated portfolio).
+    ///
+    /// Creates DIR if absent with custodia.toml, master.key (a DEMO key), custodia.db and
+    /// credentials.json ({"base_url", "tenant", "keys": {role: token}}). Running it again
+    /// on the same DIR reuses what is there.
+    Demo {
+        /// Directory holding the demo's files.
+        #[arg(long, default_value = "./demo")]
+        dir: PathBuf,
+        /// Port to listen on; 0 picks a free one (credentials.json has the real one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Debtors to generate on first run.
+        #[arg(long, default_value_t = 1000)]
+        debtors: usize,
+        /// Start the clock at this RFC 3339 instant, e.g. 2027-03-23T10:00:00-05:00.
+        /// It then advances in real time, and every response says it is simulated.
+        #[arg(long)]
+        clock: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Import parties (with obligations and co-parties) from NDJSON or CSV.
+    ///
+    /// Streams the file in batches; rejected lines go to the reject file as
+    /// line,field,code,message (never the value); prints a summary.
+    Import {
+        #[arg(long)]
+        tenant: String,
+        /// Input file (.ndjson / .jsonl or .csv).
+        file: PathBuf,
+        /// Input format; guessed from the extension when absent.
+        #[arg(long, value_enum)]
+        format: Option<admin::Format>,
+        /// Where rejected lines are written (default: FILE.rejects.csv).
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// Records per transaction.
+        #[arg(long, default_value_t = crate::import::DEFAULT_BATCH)]
+        batch: usize,
+    },
+    /// Create tenants.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Create, list and revoke API clients (tokens are shown once).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Show and rotate keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantsCommand {
+    /// Create a tenant and its keys.
+    Create {
+        /// Tenant id: 1-40 of [a-z0-9-].
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientsCommand {
+    /// Issue an API client and print its token once.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// admin, compliance, agent, dialer, analyst, ingest or regulator.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List clients (never tokens).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a client: its token stops working on every instance at once.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Key versions and how many keys use each.
+    Status,
+    /// Rotate the master key (rewrap tenant keys) or a tenant's data key (rewrap party keys).
+    Rotate {
+        #[arg(long, conflicts_with = "tenant", required_unless_present = "tenant")]
+        master: bool,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Party keys per rewrap transaction.
+        #[arg(long, default_value_t = crate::keys::rotation::DEFAULT_BATCH)]
+        batch: usize,
+    },
+    /// Remove a master key version from the key file once nothing uses it.
+    Retire {
+        #[arg(long)]
+        master: u32,
+    },
+}
+
+/// Parses arguments and runs the command.
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo { dir, port, debtors, clock } => {
+            crate::telemetry::init(crate::config::LogFormat::Text);
+            crate::demo::run(crate::demo::DemoOptions { dir, port, debtors, clock }).await
+        }
+        command => admin::run(cli.config.as_deref(), command).await,
+    }
+}

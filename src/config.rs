@@ -1,0 +1,236 @@
+//! Typed configuration: a TOML file, then `CUSTODIA_*` environment overrides, validated
+//! once at start-up. A bad value stops start-up with a message naming the key or the
+//! variable. Secrets (the master key, a passphrase) are only ever referenced here by
+//! where they come from, and held in types whose `Debug` cannot print them.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Everything `custodia serve` needs. Field docs are the configuration reference.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` (embedded default) or `postgres://...`.
+    pub database_url: String,
+    /// Master keyring file (see `custodia keys`). Alternatively set `CUSTODIA_MASTER_KEY`
+    /// or `CUSTODIA_MASTER_PASSPHRASE` (with `master_key_salt`).
+    #[serde(default)]
+    pub master_key_file: Option<PathBuf>,
+    /// Salt for deriving the master key from `CUSTODIA_MASTER_PASSPHRASE` (Argon2id).
+    #[serde(default)]
+    pub master_key_salt: Option<String>,
+    /// Directory with `access.toml`; the built-in policy is used when unset.
+    #[serde(default)]
+    pub policies_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Largest accepted request body, in bytes.
+    #[serde(default = "default_body_limit")]
+    pub max_body_bytes: usize,
+    /// Sustained requests per second allowed per API client (per gateway instance).
+    #[serde(default = "default_rate")]
+    pub rate_limit_per_second: u32,
+    /// Burst size per API client.
+    #[serde(default = "default_burst")]
+    pub rate_limit_burst: u32,
+    /// Read connections (SQLite reader pool size; PostgreSQL pool is 4× this).
+    #[serde(default = "default_read_connections")]
+    pub read_connections: u32,
+    /// Must be true for `clock` to be honoured: a simulated clock is for demos and tests.
+    #[serde(default)]
+    pub simulated_clock_allowed: bool,
+    /// Start the clock at this RFC 3339 instant (then it advances in real time).
+    #[serde(default)]
+    pub clock: Option<String>,
+    #[serde(skip)]
+    pub master_key_env: Option<SecretString>,
+    #[serde(skip)]
+    pub master_passphrase: Option<SecretString>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: &'static str, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_body_limit() -> usize {
+    1024 * 1024
+}
+fn default_rate() -> u32 {
+    1000
+}
+fn default_burst() -> u32 {
+    2000
+}
+fn default_read_connections() -> u32 {
+    4
+}
+
+impl Config {
+    /// A config for `database_url` with every default (used by the demo and tests).
+    pub fn with_database(database_url: String) -> Self {
+        Self {
+            listen: default_listen(),
+            database_url,
+            master_key_file: None,
+            master_key_salt: None,
+            policies_dir: None,
+            log_format: LogFormat::Text,
+            max_body_bytes: default_body_limit(),
+            rate_limit_per_second: default_rate(),
+            rate_limit_burst: default_burst(),
+            read_connections: default_read_connections(),
+            simulated_clock_allowed: false,
+            clock: None,
+            master_key_env: None,
+            master_passphrase: None,
+        }
+    }
+
+    /// Reads the file (if any), applies environment overrides, validates.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(path) => Self::from_file(path)?,
+            None => {
+                let url = std::env::var("CUSTODIA_DATABASE_URL").map_err(|_| {
+                    ConfigError::Invalid("no config file given and CUSTODIA_DATABASE_URL is not set".into())
+                })?;
+                Self::with_database(url)
+            }
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: shown, message: e.to_string() })
+    }
+
+    /// `CUSTODIA_LISTEN`, `CUSTODIA_DATABASE_URL`, `CUSTODIA_MASTER_KEY_FILE`,
+    /// `CUSTODIA_MASTER_KEY`, `CUSTODIA_MASTER_PASSPHRASE`, `CUSTODIA_LOG_FORMAT`,
+    /// `CUSTODIA_POLICIES_DIR` override the file.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = var("CUSTODIA_LISTEN") {
+            self.listen = v
+                .parse()
+                .map_err(|_| ConfigError::Env { var: "CUSTODIA_LISTEN", message: "expected HOST:PORT".into() })?;
+        }
+        if let Some(v) = var("CUSTODIA_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("CUSTODIA_MASTER_KEY_FILE") {
+            self.master_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CUSTODIA_POLICIES_DIR") {
+            self.policies_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CUSTODIA_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "text" => LogFormat::Text,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "CUSTODIA_LOG_FORMAT",
+                        message: "expected `text` or `json`".into(),
+                    })
+                }
+            };
+        }
+        self.master_key_env = var("CUSTODIA_MASTER_KEY").map(SecretString::from);
+        self.master_passphrase = var("CUSTODIA_MASTER_PASSPHRASE").map(SecretString::from);
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.clock.is_some() && !self.simulated_clock_allowed {
+            return Err(ConfigError::Invalid("`clock` is set but `simulated_clock_allowed = true` is not: a simulated clock is for demos and tests only".into()));
+        }
+        if let Some(clock) = &self.clock {
+            crate::clock::parse_instant(clock).map_err(|_| {
+                ConfigError::Invalid("`clock` must be an RFC 3339 instant such as 2027-03-23T10:00:00-05:00".into())
+            })?;
+        }
+        let sources = [self.master_key_file.is_some(), self.master_key_env.is_some(), self.master_passphrase.is_some()];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            return Err(ConfigError::Invalid(
+                "exactly one master key source is needed: `master_key_file`, CUSTODIA_MASTER_KEY or CUSTODIA_MASTER_PASSPHRASE".into(),
+            ));
+        }
+        if self.master_passphrase.is_some() && self.master_key_salt.as_deref().is_none_or(|s| s.len() < 16) {
+            return Err(ConfigError::Invalid(
+                "CUSTODIA_MASTER_PASSPHRASE needs `master_key_salt` of at least 16 characters".into(),
+            ));
+        }
+        if self.max_body_bytes < 1024 || self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
+            return Err(ConfigError::Invalid("`max_body_bytes` must be ≥ 1024 and rate limits > 0".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn base() -> Config {
+        let mut c = Config::with_database("sqlite://x.db".into());
+        c.master_key_file = Some("k".into());
+        c
+    }
+
+    #[test]
+    fn a_simulated_clock_needs_explicit_permission() {
+        let mut c = base();
+        c.clock = Some("2027-03-21T10:00:00-05:00".into());
+        assert!(c.validate().unwrap_err().to_string().contains("simulated_clock_allowed"));
+        c.simulated_clock_allowed = true;
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn environment_overrides_name_the_bad_variable() {
+        let mut c = base();
+        let err = c.apply_env(|n| (n == "CUSTODIA_LISTEN").then(|| "nope".to_string())).unwrap_err();
+        assert!(err.to_string().contains("CUSTODIA_LISTEN"));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let err = toml::from_str::<Config>("database_url = \"sqlite://x\"\nlisten_port = 3\n").unwrap_err();
+        assert!(err.to_string().contains("listen_port"));
+    }
+
+    #[test]
+    fn two_master_key_sources_are_refused() {
+        let mut c = base();
+        c.master_key_env = Some(SecretString::from("x"));
+        assert!(c.validate().is_err());
+    }
+}

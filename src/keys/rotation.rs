@@ -1,0 +1,287 @@
+//! Online key rotation and retirement.
+//!
+//! Master rotation adds a keyring version (written to the key file first, so running
+//! gateways can reload it) and rewraps every tenant key under it. Tenant rotation adds a
+//! new tenant data-key version, rewraps party keys in small batches (each its own short
+//! transaction, so reads and writes go on), and retires the old version once no party
+//! key uses it: its wrapped material is deleted, and anything still wrapped under it is
+//! refused from then on. Blind-index keys are not rotated here; they have their own life.
+
+use super::{crypto::Key256, rewrap_party_key, KeyError, KeyService, TenantKeyPurpose, WrappedPartyKey};
+use crate::db::{Backend, Db};
+use crate::ids::{PartyId, TenantId};
+use sqlx::Row;
+
+/// How many party keys one rewrap transaction handles.
+pub const DEFAULT_BATCH: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error(
+        "master key rotation needs a key file (keys from the environment or a passphrase are rotated by the operator)"
+    )]
+    NoKeyFile,
+    #[error("master key version {version} still wraps {count} tenant key(s); rotate first")]
+    MasterInUse { version: u32, count: i64 },
+    #[error("version {0} is the active one and cannot be retired")]
+    ActiveVersion(u32),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<super::keyring::KeyringError> for RotationError {
+    fn from(err: super::keyring::KeyringError) -> Self {
+        Self::Key(err.into())
+    }
+}
+
+/// One line of `keys status`.
+#[derive(Debug, serde::Serialize)]
+pub struct VersionUse {
+    pub scope: String,
+    pub version: u32,
+    pub state: String,
+    pub keys_using_it: i64,
+}
+
+/// Adds a master key version and rewraps all tenant keys under it. Returns the version.
+pub async fn rotate_master(db: &Db, keys: &KeyService) -> Result<u32, RotationError> {
+    let path = keys.keyring_path().ok_or(RotationError::NoKeyFile)?.to_path_buf();
+    let mut ring = keys.keyring_snapshot();
+    let new_version = ring.add_version()?;
+    ring.save_file(&path)?;
+    keys.set_keyring(ring);
+    let mut tx = db.begin_write().await?;
+    let rows = sqlx::query("SELECT tenant_id, purpose, version, master_version, wrapped FROM tenant_keys WHERE wrapped IS NOT NULL AND master_version <> $1")
+        .bind(i64::from(new_version))
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in rows {
+        let tenant = TenantId::from_db(row.try_get("tenant_id")?);
+        let purpose = parse_purpose(&row.try_get::<String, _>("purpose")?)?;
+        let version = to_u32(row.try_get("version")?)?;
+        let wrapped: Vec<u8> = row.try_get("wrapped")?;
+        let key =
+            keys.unwrap_tenant_key(&tenant, purpose, version, to_u32(row.try_get("master_version")?)?, &wrapped)?;
+        let (master_version, rewrapped) = keys.wrap_tenant_key(&tenant, purpose, version, &key)?;
+        sqlx::query("UPDATE tenant_keys SET wrapped = $1, master_version = $2 WHERE tenant_id = $3 AND purpose = $4 AND version = $5")
+            .bind(rewrapped)
+            .bind(i64::from(master_version))
+            .bind(tenant.as_str())
+            .bind(purpose.as_str())
+            .bind(i64::from(version))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(new_version)
+}
+
+/// Removes a master version from the key file once no tenant key is wrapped under it.
+pub async fn retire_master(db: &Db, keys: &KeyService, version: u32) -> Result<(), RotationError> {
+    let path = keys.keyring_path().ok_or(RotationError::NoKeyFile)?.to_path_buf();
+    let mut ring = keys.keyring_snapshot();
+    if ring.active_version() == version {
+        return Err(RotationError::ActiveVersion(version));
+    }
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM tenant_keys WHERE wrapped IS NOT NULL AND master_version = $1")
+            .bind(i64::from(version))
+            .fetch_one(db.reader())
+            .await?;
+    if count > 0 {
+        return Err(RotationError::MasterInUse { version, count });
+    }
+    ring.remove_version(version);
+    ring.save_file(&path)?;
+    keys.set_keyring(ring);
+    Ok(())
+}
+
+/// Starts a new tenant data-key version and makes it the one new parties use.
+pub async fn start_tenant_rotation(
+    db: &Db,
+    keys: &KeyService,
+    tenant: &TenantId,
+    now: &str,
+) -> Result<u32, RotationError> {
+    let mut tx = db.begin_write().await?;
+    db.advisory_lock(&mut tx, "tenant-key", tenant.as_str()).await?;
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data'")
+            .bind(tenant.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+    let current = current.ok_or_else(|| KeyError::MissingTenantKey(tenant.clone(), "data"))?;
+    sqlx::query(
+        "UPDATE tenant_keys SET state = 'previous' WHERE tenant_id = $1 AND purpose = 'data' AND state = 'active'",
+    )
+    .bind(tenant.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let next = to_u32(current + 1)?;
+    keys.insert_tenant_key(&mut tx, tenant, TenantKeyPurpose::Data, next, now).await?;
+    tx.commit().await?;
+    Ok(next)
+}
+
+/// Rewraps up to `batch` party keys still under an older version; returns how many.
+pub async fn rewrap_batch(
+    db: &Db,
+    keys: &KeyService,
+    tenant: &TenantId,
+    target: u32,
+    batch: usize,
+) -> Result<usize, RotationError> {
+    let mut tx = db.begin_write().await?;
+    let rows = sqlx::query("SELECT party_id, key_id, tenant_key_version, wrapped FROM party_keys WHERE tenant_id = $1 AND tenant_key_version <> $2 LIMIT $3")
+        .bind(tenant.as_str())
+        .bind(i64::from(target))
+        .bind(batch as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+    let new_key = keys.tenant_key(&mut tx, tenant, TenantKeyPurpose::Data, target).await?;
+    for row in &rows {
+        let party = PartyId::from_db(row.try_get("party_id")?);
+        let stored = WrappedPartyKey {
+            key_id: row.try_get("key_id")?,
+            tenant_key_version: to_u32(row.try_get("tenant_key_version")?)?,
+            wrapped: row.try_get("wrapped")?,
+        };
+        let old_key: std::sync::Arc<Key256> =
+            keys.tenant_key(&mut tx, tenant, TenantKeyPurpose::Data, stored.tenant_key_version).await?;
+        let rewrapped =
+            rewrap_party_key(&old_key, &new_key, target, tenant, &party, &stored).map_err(KeyError::from)?;
+        sqlx::query("UPDATE party_keys SET wrapped = $1, tenant_key_version = $2 WHERE party_id = $3")
+            .bind(rewrapped)
+            .bind(i64::from(target))
+            .bind(party.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len())
+}
+
+/// Retires every older data-key version that no party key uses any more. Returns the
+/// versions retired; a version still in use (a write raced the rewrap) is left for the
+/// next pass.
+pub async fn retire_unused_tenant_versions(
+    db: &Db,
+    keys: &KeyService,
+    tenant: &TenantId,
+) -> Result<Vec<u32>, RotationError> {
+    let mut tx = db.begin_write().await?;
+    let lock = if db.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!(
+        "SELECT version FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data' AND state = 'previous'{lock}"
+    );
+    let versions: Vec<i64> = sqlx::query_scalar(&sql).bind(tenant.as_str()).fetch_all(&mut *tx).await?;
+    let mut retired = Vec::new();
+    for version in versions {
+        let in_use: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM party_keys WHERE tenant_id = $1 AND tenant_key_version = $2")
+                .bind(tenant.as_str())
+                .bind(version)
+                .fetch_one(&mut *tx)
+                .await?;
+        if in_use == 0 {
+            sqlx::query("UPDATE tenant_keys SET state = 'retired', wrapped = NULL WHERE tenant_id = $1 AND purpose = 'data' AND version = $2")
+                .bind(tenant.as_str())
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            retired.push(to_u32(version)?);
+        }
+    }
+    tx.commit().await?;
+    for version in &retired {
+        keys.forget(tenant, TenantKeyPurpose::Data, *version);
+    }
+    Ok(retired)
+}
+
+/// Full tenant rotation: new version, rewrap everything, retire what is unused.
+/// `progress` is called with (done, total) after each batch.
+pub async fn rotate_tenant(
+    db: &Db,
+    keys: &KeyService,
+    tenant: &TenantId,
+    now: &str,
+    batch: usize,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u32, RotationError> {
+    let target = start_tenant_rotation(db, keys, tenant, now).await?;
+    let total: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM party_keys WHERE tenant_id = $1 AND tenant_key_version <> $2")
+            .bind(tenant.as_str())
+            .bind(i64::from(target))
+            .fetch_one(db.reader())
+            .await?;
+    let mut done = 0u64;
+    loop {
+        let moved = rewrap_batch(db, keys, tenant, target, batch.max(1)).await?;
+        done += moved as u64;
+        progress(done, (total.max(0) as u64).max(done));
+        if moved == 0 {
+            retire_unused_tenant_versions(db, keys, tenant).await?;
+            let left: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM party_keys WHERE tenant_id = $1 AND tenant_key_version <> $2")
+                    .bind(tenant.as_str())
+                    .bind(i64::from(target))
+                    .fetch_one(db.reader())
+                    .await?;
+            if left == 0 {
+                return Ok(target);
+            }
+        }
+    }
+}
+
+/// What `keys status` prints: master versions and tenant key versions with their use.
+pub async fn status(db: &Db, keys: &KeyService) -> Result<Vec<VersionUse>, RotationError> {
+    let ring = keys.keyring_snapshot();
+    let mut out = Vec::new();
+    for version in ring.versions() {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM tenant_keys WHERE wrapped IS NOT NULL AND master_version = $1")
+                .bind(i64::from(version))
+                .fetch_one(db.reader())
+                .await?;
+        let state = if version == ring.active_version() { "active" } else { "previous" };
+        out.push(VersionUse { scope: "master".into(), version, state: state.into(), keys_using_it: count });
+    }
+    let rows = sqlx::query(
+        "SELECT t.tenant_id, t.purpose, t.version, t.state, (SELECT COUNT(*) FROM party_keys p WHERE p.tenant_id = t.tenant_id AND p.tenant_key_version = t.version AND t.purpose = 'data') AS used \
+         FROM tenant_keys t ORDER BY t.tenant_id, t.purpose, t.version",
+    )
+    .fetch_all(db.reader())
+    .await?;
+    for row in rows {
+        out.push(VersionUse {
+            scope: format!(
+                "tenant {} {}",
+                row.try_get::<String, _>("tenant_id")?,
+                row.try_get::<String, _>("purpose")?
+            ),
+            version: to_u32(row.try_get("version")?)?,
+            state: row.try_get("state")?,
+            keys_using_it: row.try_get("used")?,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_purpose(text: &str) -> Result<TenantKeyPurpose, KeyError> {
+    match text {
+        "data" => Ok(TenantKeyPurpose::Data),
+        "index" => Ok(TenantKeyPurpose::Index),
+        _ => Err(KeyError::Integrity),
+    }
+}
+
+fn to_u32(value: i64) -> Result<u32, KeyError> {
+    u32::try_from(value).map_err(|_| KeyError::Integrity)
+}

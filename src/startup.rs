@@ -1,0 +1,139 @@
+//! Building and running the gateway: one [`Application`] used by `serve`, `demo` and
+//! the integration tests alike (binds port 0 when asked, reports the real port, stops
+//! gracefully on a signal or a cancellation token).
+
+use crate::access::AccessPolicy;
+use crate::api::{self, AppState};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::keys::keyring::Keyring;
+use crate::keys::KeyService;
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// Database, keys and policy: what every command that touches data needs.
+pub struct Core {
+    pub db: Db,
+    pub keys: KeyService,
+    pub access: AccessPolicy,
+}
+
+/// Connects, migrates, loads the master keyring and the access policy.
+pub async fn open_core(config: &Config) -> anyhow::Result<Core> {
+    let db = Db::connect(&config.database_url, config.read_connections).await.context("connecting to the database")?;
+    db.migrate().await.context("running migrations")?;
+    let (keyring, path) = load_keyring(config).await?;
+    if keyring.is_demo() {
+        tracing::warn!("USING A DEMO MASTER KEY: this gateway must hold only generated demo data");
+    }
+    let keys = KeyService::new(keyring, path, db.backend());
+    let access = load_access_policy(config)?;
+    Ok(Core { db, keys, access })
+}
+
+async fn load_keyring(config: &Config) -> anyhow::Result<(Keyring, Option<std::path::PathBuf>)> {
+    if let Some(path) = &config.master_key_file {
+        return Ok((Keyring::load_file(path)?, Some(path.clone())));
+    }
+    if let Some(value) = &config.master_key_env {
+        return Ok((Keyring::from_env_value(value.expose_secret())?, None));
+    }
+    let passphrase = config.master_passphrase.clone().context("no master key source configured")?;
+    let salt = config.master_key_salt.clone().unwrap_or_default();
+    let ring = tokio::task::spawn_blocking(move || {
+        Keyring::from_passphrase(passphrase.expose_secret().as_bytes(), salt.as_bytes())
+    })
+    .await??;
+    Ok((ring, None))
+}
+
+fn load_access_policy(config: &Config) -> anyhow::Result<AccessPolicy> {
+    match &config.policies_dir {
+        Some(dir) => {
+            let path = dir.join("access.toml");
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            Ok(AccessPolicy::parse(&path.display().to_string(), &text)?)
+        }
+        None => Ok(AccessPolicy::default_policy()?),
+    }
+}
+
+/// The clock the config asks for (validated at load).
+pub fn clock_from(config: &Config) -> anyhow::Result<Clock> {
+    match &config.clock {
+        Some(text) => Ok(Clock::simulated_from(crate::clock::parse_instant(text).context("parsing `clock`")?)),
+        None => Ok(Clock::system()),
+    }
+}
+
+/// A bound, ready-to-run gateway.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: &Config, clock: Clock) -> anyhow::Result<Self> {
+        let core = open_core(config).await?;
+        Self::from_core(core, config, clock).await
+    }
+
+    pub async fn from_core(core: Core, config: &Config, clock: Clock) -> anyhow::Result<Self> {
+        api::init_metrics();
+        let state = AppState::new(
+            core.db,
+            core.keys,
+            core.access,
+            clock,
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+        );
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let router = api::router(state.clone(), config.max_body_bytes);
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        tracing::info!(port = self.port(), "custodia listening");
+        let db = self.state.db.clone();
+        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        db.close().await;
+        result
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; draining requests");
+}

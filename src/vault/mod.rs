@@ -1,0 +1,16 @@
+//! The party vault: debtors, co-debtors and guarantors, their personal fields encrypted
+//! under per-party data keys, found through blind indexes, and shown to each caller as
+//! the access policy allows.
+//!
+//! Layout: `pii` (validated personal values), `mask` (partial display), `domain` (wire
+//! shapes and views), `service` (encryption), `store` (SQL), `ingest` (the one creation
+//! path), `patch` (rectification), `http` (handlers).
+
+pub mod domain;
+pub mod http;
+pub mod ingest;
+pub mod mask;
+pub mod patch;
+pub mod pii;
+pub mod service;
+pub mod store;

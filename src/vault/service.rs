@@ -1,0 +1,217 @@
+//! Between domain values and stored bytes: encrypting a new party's fields under its own
+//! data key, computing its blind indexes, and decrypting a stored party for one caller.
+//!
+//! Only fields the caller may see are decrypted at all. A ciphertext that fails its
+//! integrity check (tampered, or copied from another party, field or element) is an
+//! error logged with the party id and field name only — never a wrong value.
+
+use super::domain::{external_ref_canonical, stored, Address, DecryptedParty, NewParty, PartyValues};
+use super::store::{PartyRows, StoredParty};
+use crate::access::{PartyField, Visibility};
+use crate::db::Conn;
+use crate::ids::{PartyId, TenantId};
+use crate::keys::{BlindIndexer, KeyError, KeyService, PartyKey, PartyKeyFactory};
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("stored data of party {party} failed its integrity check (field {field})")]
+    Integrity { party: String, field: String },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// The blind-index digests that make a party unique in its tenant.
+pub struct IdentityDigests {
+    pub national_id: Vec<u8>,
+    pub external_ref: Vec<u8>,
+}
+
+/// Computes the identity digests of a party without writing anything.
+pub fn identity_digests(indexer: &BlindIndexer, values: &PartyValues) -> IdentityDigests {
+    IdentityDigests {
+        national_id: indexer.digest(stored::NATIONAL_ID, &values.national_id.canonical()),
+        external_ref: indexer.digest(stored::EXTERNAL_REF, &external_ref_canonical(&values.external_ref)),
+    }
+}
+
+/// Encrypts a new party into `rows` (party, wrapped key, fields, blind indexes).
+pub fn seal_new_party(
+    factory: &PartyKeyFactory,
+    indexer: &BlindIndexer,
+    tenant: &TenantId,
+    id: &PartyId,
+    party: &NewParty,
+    now: &str,
+    rows: &mut PartyRows,
+) -> Result<(), KeyError> {
+    let (key, wrapped) = factory.create(id)?;
+    rows.party(id.as_str(), tenant.as_str(), party.jurisdiction.as_str(), party.timezone.name(), now);
+    rows.key(id.as_str(), tenant.as_str(), wrapped);
+    let sealer = FieldSealer { key: &key, tenant, party: id };
+    let values = &party.values;
+    rows.field(
+        id.as_str(),
+        stored::EXTERNAL_REF,
+        "",
+        sealer.seal(stored::EXTERNAL_REF, "", values.external_ref.as_bytes())?,
+    );
+    rows.field(
+        id.as_str(),
+        stored::FULL_NAME,
+        "",
+        sealer.seal(stored::FULL_NAME, "", values.full_name.as_str().as_bytes())?,
+    );
+    rows.field(
+        id.as_str(),
+        stored::NATIONAL_ID,
+        "",
+        sealer.seal(stored::NATIONAL_ID, "", values.national_id.canonical().as_bytes())?,
+    );
+    let digests = identity_digests(indexer, values);
+    rows.index(tenant.as_str(), stored::NATIONAL_ID, digests.national_id, id.as_str(), "");
+    rows.index(tenant.as_str(), stored::EXTERNAL_REF, digests.external_ref, id.as_str(), "");
+    seal_contacts(&sealer, indexer, values, rows)?;
+    seal_optional(&sealer, values, rows)
+}
+
+fn seal_contacts(
+    sealer: &FieldSealer<'_>,
+    indexer: &BlindIndexer,
+    values: &PartyValues,
+    rows: &mut PartyRows,
+) -> Result<(), KeyError> {
+    let (tenant, id) = (sealer.tenant.as_str(), sealer.party.as_str());
+    for (element, phone) in &values.phones {
+        rows.field(
+            id,
+            stored::PHONE,
+            element.as_str(),
+            sealer.seal(stored::PHONE, element.as_str(), phone.as_str().as_bytes())?,
+        );
+        rows.index(tenant, stored::PHONE, indexer.digest(stored::PHONE, &phone.canonical()), id, element.as_str());
+    }
+    for (element, email) in &values.emails {
+        rows.field(
+            id,
+            stored::EMAIL,
+            element.as_str(),
+            sealer.seal(stored::EMAIL, element.as_str(), email.as_str().as_bytes())?,
+        );
+        rows.index(tenant, stored::EMAIL, indexer.digest(stored::EMAIL, &email.canonical()), id, element.as_str());
+    }
+    Ok(())
+}
+
+fn seal_optional(sealer: &FieldSealer<'_>, values: &PartyValues, rows: &mut PartyRows) -> Result<(), KeyError> {
+    let id = sealer.party.as_str();
+    if let Some(address) = &values.address {
+        let json = serde_json::to_vec(address).map_err(|_| KeyError::Integrity)?;
+        rows.field(id, stored::ADDRESS, "", sealer.seal(stored::ADDRESS, "", &json)?);
+    }
+    if let Some(date) = values.date_of_birth {
+        rows.field(id, stored::DATE_OF_BIRTH, "", sealer.seal(stored::DATE_OF_BIRTH, "", date.to_string().as_bytes())?);
+    }
+    Ok(())
+}
+
+/// Seals fields of one party under its data key.
+pub struct FieldSealer<'a> {
+    pub key: &'a PartyKey,
+    pub tenant: &'a TenantId,
+    pub party: &'a PartyId,
+}
+
+impl FieldSealer<'_> {
+    pub fn seal(&self, field: &str, element: &str, value: &[u8]) -> Result<Vec<u8>, KeyError> {
+        Ok(self.key.seal_field(self.tenant, self.party, field, element, value)?)
+    }
+}
+
+/// Which stored fields a caller's visibility requires decrypting.
+fn needed(field: &str, visibility: &BTreeMap<PartyField, Visibility>) -> bool {
+    let policy_field = match field {
+        stored::EXTERNAL_REF => PartyField::ExternalRef,
+        stored::FULL_NAME => PartyField::FullName,
+        stored::NATIONAL_ID => PartyField::NationalId,
+        stored::PHONE => PartyField::Phones,
+        stored::EMAIL => PartyField::Emails,
+        stored::ADDRESS => PartyField::Address,
+        stored::DATE_OF_BIRTH => PartyField::DateOfBirth,
+        _ => return false,
+    };
+    visibility.get(&policy_field).is_some_and(|v| *v != Visibility::None)
+}
+
+/// Unwraps the party's data key.
+pub async fn open_key(
+    keys: &KeyService,
+    conn: &mut Conn,
+    tenant: &TenantId,
+    party: &StoredParty,
+) -> Result<PartyKey, VaultError> {
+    let id = PartyId::from_db(party.id.clone());
+    keys.open_party_key(conn, tenant, &id, &party.key).await.map_err(|err| match err {
+        KeyError::Integrity => integrity(&party.id, "data_key"),
+        other => VaultError::Key(other),
+    })
+}
+
+/// Decrypts the fields `visibility` releases; the rest stay sealed.
+pub async fn open_party(
+    keys: &KeyService,
+    conn: &mut Conn,
+    tenant: &TenantId,
+    party: StoredParty,
+    visibility: &BTreeMap<PartyField, Visibility>,
+) -> Result<DecryptedParty, VaultError> {
+    let key = open_key(keys, conn, tenant, &party).await?;
+    let id = PartyId::from_db(party.id.clone());
+    let mut out = DecryptedParty {
+        id: party.id.clone(),
+        jurisdiction: party.jurisdiction,
+        timezone: party.timezone,
+        created_at: party.created_at,
+        updated_at: party.updated_at,
+        external_ref: None,
+        full_name: None,
+        national_id: None,
+        phones: Vec::new(),
+        emails: Vec::new(),
+        address: None,
+        date_of_birth: None,
+    };
+    for (field, element, sealed) in party.fields {
+        if !needed(&field, visibility) {
+            continue;
+        }
+        let plain = key.open_field(tenant, &id, &field, &element, &sealed).map_err(|_| integrity(&party.id, &field))?;
+        let text = String::from_utf8(plain.to_vec()).map_err(|_| integrity(&party.id, &field))?;
+        place(&mut out, &field, element, text).map_err(|_| integrity(&party.id, &field))?;
+    }
+    Ok(out)
+}
+
+fn place(out: &mut DecryptedParty, field: &str, element: String, text: String) -> Result<(), ()> {
+    match field {
+        stored::EXTERNAL_REF => out.external_ref = Some(text),
+        stored::FULL_NAME => out.full_name = Some(text),
+        stored::NATIONAL_ID => {
+            let (kind, number) = text.split_once(':').ok_or(())?;
+            out.national_id = Some((kind.to_string(), number.to_string()));
+        }
+        stored::PHONE => out.phones.push((element, text)),
+        stored::EMAIL => out.emails.push((element, text)),
+        stored::ADDRESS => out.address = Some(serde_json::from_str::<Address>(&text).map_err(|_| ())?),
+        stored::DATE_OF_BIRTH => out.date_of_birth = Some(text),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn integrity(party: &str, field: &str) -> VaultError {
+    tracing::error!(party_id = %party, field = %field, "ciphertext failed its integrity check");
+    VaultError::Integrity { party: party.to_string(), field: field.to_string() }
+}
