@@ -81,9 +81,7 @@ fn debtor(spec: &PortfolioSpec, index: u64) -> Value {
     let mut party = person(spec, slot);
     let mut rng = stream(spec.seed, slot, OBLIGATION_STREAM);
     let count = weighted(&mut rng, &[(1, 60), (2, 30), (3, 10)]);
-    let obligations: Value = (0..count)
-        .map(|number| obligation(spec, &mut rng, index, number))
-        .collect();
+    let obligations: Value = (0..count).map(|number| obligation(spec, &mut rng, index, number)).collect();
     if let Some(fields) = party.as_object_mut() {
         fields.insert("obligations".into(), obligations);
     }
@@ -125,13 +123,8 @@ fn party_ref(slot: u64) -> String {
 
 /// Age 18–80 on `today`, peaking in the middle years.
 fn birth_date(rng: &mut ChaCha8Rng, today: NaiveDate) -> NaiveDate {
-    let youngest = today
-        .checked_sub_months(Months::new(12 * 18))
-        .unwrap_or(today);
-    let oldest = today
-        .checked_sub_months(Months::new(12 * 81))
-        .and_then(|date| date.succ_opt())
-        .unwrap_or(youngest);
+    let youngest = today.checked_sub_months(Months::new(12 * 18)).unwrap_or(today);
+    let oldest = today.checked_sub_months(Months::new(12 * 81)).and_then(|date| date.succ_opt()).unwrap_or(youngest);
     let span = youngest.signed_duration_since(oldest).num_days().max(0);
     let offset = (rng.gen_range(0..=span) + rng.gen_range(0..=span)) / 2;
     shift(youngest, -offset)
@@ -177,11 +170,7 @@ fn phones(rng: &mut ChaCha8Rng, area: u8) -> Value {
         phones.push(contact("home", "number", landline(rng, area)));
     }
     if rng.gen_bool(0.1) {
-        let number = if rng.gen_bool(0.5) {
-            landline(rng, area)
-        } else {
-            mobile(rng)
-        };
+        let number = if rng.gen_bool(0.5) { landline(rng, area) } else { mobile(rng) };
         phones.push(contact("work", "number", number));
     }
     Value::Array(phones)
@@ -220,9 +209,7 @@ fn emails(rng: &mut ChaCha8Rng, given: &str, paternal: &str, born: NaiveDate) ->
 }
 
 fn initials(name: &str) -> String {
-    name.split_whitespace()
-        .filter_map(|word| ascii_fold(word).chars().next())
-        .collect()
+    name.split_whitespace().filter_map(|word| ascii_fold(word).chars().next()).collect()
 }
 
 /// Lower-cases and strips accents (á→a, ñ→n), dropping anything else non-alphanumeric.
@@ -350,9 +337,7 @@ fn promises(rng: &mut ChaCha8Rng, today: NaiveDate, status: &str, balance: u64) 
         "pending" => rng.gen_range(1..=20),
         _ => -rng.gen_range(1..=45),
     };
-    let amount = (balance * rng.gen_range(10..=40) / 100 / 1_000 * 1_000)
-        .max(1)
-        .min(balance);
+    let amount = (balance * rng.gen_range(10..=40) / 100 / 1_000 * 1_000).max(1).min(balance);
     let promised_date = shift(today, days).to_string();
     Value::Array(vec![object([
         ("amount", money(amount)),
@@ -416,9 +401,7 @@ fn pick<T: Copy + Default>(rng: &mut ChaCha8Rng, list: &[T]) -> T {
 }
 
 fn shift(date: NaiveDate, days: i64) -> NaiveDate {
-    TimeDelta::try_days(days)
-        .and_then(|delta| date.checked_add_signed(delta))
-        .unwrap_or(date)
+    TimeDelta::try_days(days).and_then(|delta| date.checked_add_signed(delta)).unwrap_or(date)
 }
 
 fn money(pesos: u64) -> Value {
@@ -444,22 +427,14 @@ mod tests {
     use super::*;
     use std::collections::{BTreeSet, HashMap};
 
-    const PARTY: &str = concat!(
-        "external_ref jurisdiction timezone full_name national_id ",
-        "phones emails address date_of_birth"
-    );
+    const PARTY: &str = "external_ref jurisdiction timezone full_name national_id phones emails address date_of_birth";
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 10, 1).unwrap_or_default()
     }
 
     fn seeded(seed: u64, debtors: usize) -> impl Iterator<Item = Value> {
-        let today = today();
-        portfolio(&PortfolioSpec {
-            debtors,
-            seed,
-            today,
-        })
+        portfolio(&PortfolioSpec { debtors, seed, today: today() })
     }
 
     fn debtors(count: usize) -> impl Iterator<Item = Value> {
@@ -468,11 +443,7 @@ mod tests {
 
     /// The elements of the array `value[field]`, or none.
     fn each<'a>(value: &'a Value, field: &str) -> std::slice::Iter<'a, Value> {
-        value[field]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
+        value[field].as_array().map(Vec::as_slice).unwrap_or_default().iter()
     }
 
     fn text<'a>(value: &'a Value, field: &str) -> &'a str {
@@ -481,9 +452,7 @@ mod tests {
 
     fn pesos(value: &Value, field: &str) -> u64 {
         let amount = text(value, field).strip_suffix(".00");
-        amount
-            .and_then(|pesos| pesos.parse().ok())
-            .unwrap_or(u64::MAX)
+        amount.and_then(|pesos| pesos.parse().ok()).unwrap_or(u64::MAX)
     }
 
     fn date(value: &Value, field: &str) -> NaiveDate {
@@ -491,27 +460,18 @@ mod tests {
     }
 
     fn assert_keys(value: &Value, expected: &str) {
-        let keys: BTreeSet<&str> = value
-            .as_object()
-            .into_iter()
-            .flat_map(|m| m.keys())
-            .map(String::as_str)
-            .collect();
+        let keys: BTreeSet<&str> = value.as_object().into_iter().flat_map(|m| m.keys()).map(String::as_str).collect();
         assert_eq!(keys, expected.split(' ').collect(), "{value}");
     }
 
     /// The debtor followed by every co-party on its obligations.
     fn people(debtor: &Value) -> Vec<&Value> {
         let co_parties = each(debtor, "obligations").flat_map(|o| each(o, "co_parties"));
-        std::iter::once(debtor)
-            .chain(co_parties.map(|c| &c["party"]))
-            .collect()
+        std::iter::once(debtor).chain(co_parties.map(|c| &c["party"])).collect()
     }
 
     fn obligations(count: usize) -> Vec<Value> {
-        debtors(count)
-            .flat_map(|d| each(&d, "obligations").cloned().collect::<Vec<_>>())
-            .collect()
+        debtors(count).flat_map(|d| each(&d, "obligations").cloned().collect::<Vec<_>>()).collect()
     }
 
     /// A person as serialized JSON, without the obligations only a debtor carries.
@@ -548,10 +508,7 @@ mod tests {
 
     #[test]
     fn a_different_seed_yields_different_people() {
-        let changed = debtors(50)
-            .zip(seeded(43, 50))
-            .filter(|(a, b)| a["full_name"] != b["full_name"])
-            .count();
+        let changed = debtors(50).zip(seeded(43, 50)).filter(|(a, b)| a["full_name"] != b["full_name"]).count();
         assert!(changed > 45, "only {changed} of 50 names changed");
     }
 
@@ -561,21 +518,12 @@ mod tests {
         let (mut guarantors, mut reused) = (0, 0);
         for debtor in debtors(20_000) {
             for (seat, person) in people(&debtor).into_iter().enumerate() {
-                let (cedula, key) = (
-                    &person["national_id"]["number"],
-                    text(person, "external_ref"),
-                );
+                let (cedula, key) = (&person["national_id"]["number"], text(person, "external_ref"));
                 let identity = identity(person);
                 let earlier = by_ref.insert(key.to_owned(), identity.clone());
-                assert_eq!(
-                    earlier,
-                    by_cedula.insert(cedula.to_string(), identity.clone())
-                );
+                assert_eq!(earlier, by_cedula.insert(cedula.to_string(), identity.clone()));
                 if let Some(earlier) = earlier {
-                    assert!(
-                        seat > 0 && !key.contains("-CP"),
-                        "{key} is not an earlier debtor"
-                    );
+                    assert!(seat > 0 && !key.contains("-CP"), "{key} is not an earlier debtor");
                     assert_eq!(earlier, identity);
                     reused += 1;
                 }
@@ -585,10 +533,7 @@ mod tests {
         }
         assert_eq!(by_cedula.len(), by_ref.len());
         let share = reused as f64 / guarantors as f64;
-        assert!(
-            (0.06..0.14).contains(&share),
-            "{reused} of {guarantors} guarantors reused"
-        );
+        assert!((0.06..0.14).contains(&share), "{reused} of {guarantors} guarantors reused");
     }
 
     #[test]
@@ -596,10 +541,7 @@ mod tests {
         let mut lengths = BTreeSet::new();
         for debtor in debtors(2_000) {
             let number = text(&debtor["national_id"], "number");
-            assert!(
-                !number.starts_with('0') && number.bytes().all(|b| b.is_ascii_digit()),
-                "{number}"
-            );
+            assert!(!number.starts_with('0') && number.bytes().all(|b| b.is_ascii_digit()), "{number}");
             lengths.insert(number.len());
         }
         assert_eq!(lengths, BTreeSet::from([6, 7, 8, 10]));
@@ -607,12 +549,8 @@ mod tests {
 
     #[test]
     fn every_stage_of_delinquency_appears_in_a_thousand_debtors() {
-        let stages: BTreeSet<String> = obligations(1_000)
-            .iter()
-            .map(|o| stage(o).to_owned())
-            .collect();
-        let expected =
-            "preventivo 1-15 16-30 31-60 61-90 91-180 181+ charged_off paid restructured";
+        let stages: BTreeSet<String> = obligations(1_000).iter().map(|o| stage(o).to_owned()).collect();
+        let expected = "preventivo 1-15 16-30 31-60 61-90 91-180 181+ charged_off paid restructured";
         assert_eq!(stages, expected.split(' ').map(str::to_owned).collect());
     }
 
@@ -620,13 +558,10 @@ mod tests {
     fn every_phone_is_a_colombian_mobile_or_landline() {
         for debtor in debtors(2_000) {
             for phone in people(&debtor).into_iter().flat_map(|p| each(p, "phones")) {
-                let national = text(phone, "number")
-                    .strip_prefix("+57")
-                    .unwrap_or_default();
+                let national = text(phone, "number").strip_prefix("+57").unwrap_or_default();
                 let digits = national.len() == 10 && national.bytes().all(|b| b.is_ascii_digit());
                 let operator = national.get(..3).and_then(|prefix| prefix.parse().ok());
-                let mobile =
-                    operator.is_some_and(|prefix| words::MOBILE_PREFIXES.contains(&prefix));
+                let mobile = operator.is_some_and(|prefix| words::MOBILE_PREFIXES.contains(&prefix));
                 assert!(digits && (mobile || national.starts_with("60")), "{phone}");
                 assert!(["mobile", "home", "work"].contains(&text(phone, "id")));
             }
@@ -638,30 +573,18 @@ mod tests {
         let debtors: Vec<Value> = debtors(2_000).collect();
         for email in debtors.iter().flat_map(|d| each(d, "emails")) {
             let address = text(email, "address");
-            assert!(
-                address.is_ascii() && address == address.to_lowercase(),
-                "{address}"
-            );
+            assert!(address.is_ascii() && address == address.to_lowercase(), "{address}");
             assert_eq!(address.matches('@').count(), 1, "{address}");
             assert!(["personal", "work"].contains(&text(email, "id")));
         }
-        let without = debtors
-            .iter()
-            .filter(|d| each(d, "emails").len() == 0)
-            .count();
-        assert!(
-            (200..400).contains(&without),
-            "{without} of 2000 have no e-mail"
-        );
+        let without = debtors.iter().filter(|d| each(d, "emails").len() == 0).count();
+        assert!((200..400).contains(&without), "{without} of 2000 have no e-mail");
     }
 
     #[test]
     fn balance_is_positive_and_within_principal_unless_paid() {
         for obligation in obligations(5_000) {
-            let (principal, balance) = (
-                pesos(&obligation, "principal"),
-                pesos(&obligation, "balance"),
-            );
+            let (principal, balance) = (pesos(&obligation, "principal"), pesos(&obligation, "balance"));
             match text(&obligation, "status") {
                 "paid" => assert_eq!(balance, 0),
                 _ => assert!(0 < balance && balance <= principal, "{obligation}"),
@@ -675,11 +598,7 @@ mod tests {
             assert!(each(&obligation, "payments").all(|p| date(p, "paid_on") < today()));
             for promise in each(&obligation, "promises") {
                 let pending = text(promise, "status") == "pending";
-                assert_eq!(
-                    pending,
-                    date(promise, "promised_date") > today(),
-                    "{promise}"
-                );
+                assert_eq!(pending, date(promise, "promised_date") > today(), "{promise}");
                 assert!(pesos(promise, "amount") <= pesos(&obligation, "balance"));
             }
         }
@@ -707,8 +626,9 @@ mod tests {
                 each(person, "emails").for_each(|email| assert_keys(email, "id address"));
             }
             for o in each(&debtor, "obligations") {
-                let fields = "external_ref product currency principal balance due_date status";
-                assert_keys(o, &format!("{fields} payments promises co_parties"));
+                let fields =
+                    "external_ref product currency principal balance due_date status payments promises co_parties";
+                assert_keys(o, fields);
                 each(o, "payments").for_each(|p| assert_keys(p, "amount paid_on"));
                 each(o, "promises").for_each(|p| assert_keys(p, "amount promised_date status"));
                 each(o, "co_parties").for_each(|c| assert_keys(c, "role party"));

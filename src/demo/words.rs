@@ -21,13 +21,7 @@ pub struct City {
 }
 
 const fn city(name: &'static str, region: &'static str, postal: (u32, u32), area_code: u8) -> City {
-    City {
-        name,
-        region,
-        postal_base: postal.0,
-        postal_span: postal.1,
-        area_code,
-    }
+    City { name, region, postal_base: postal.0, postal_span: postal.1, area_code }
 }
 
 /// Cities weighted roughly by urban population (tens of thousands).
@@ -54,38 +48,20 @@ pub const CITIES: [(City, u32); 19] = [
 ];
 
 /// Street types of the Colombian address grid, weighted by how common they are.
-pub const VIAS: [(&str, u32); 5] = [
-    ("Calle", 35),
-    ("Carrera", 35),
-    ("Avenida", 8),
-    ("Diagonal", 10),
-    ("Transversal", 12),
-];
+pub const VIAS: [(&str, u32); 5] =
+    [("Calle", 35), ("Carrera", 35), ("Avenida", 8), ("Diagonal", 10), ("Transversal", 12)];
 
 /// Letters and "Bis" that split a street number ("Calle 45A", "Carrera 7 Bis").
-pub const STREET_SUFFIXES: [(&str, u32); 6] = [
-    ("", 78),
-    ("A", 9),
-    ("B", 5),
-    ("C", 2),
-    ("D", 2),
-    (" Bis", 4),
-];
+pub const STREET_SUFFIXES: [(&str, u32); 6] = [("", 78), ("A", 9), ("B", 5), ("C", 2), ("D", 2), (" Bis", 4)];
 
 /// Mobile operator prefixes in use (Claro, Movistar, Tigo, WOM, virtual operators).
 pub const MOBILE_PREFIXES: &[u16] = &[
-    300, 301, 302, 303, 304, 305, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 322,
-    323, 324, 350, 351,
+    300, 301, 302, 303, 304, 305, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 322, 323, 324, 350, 351,
 ];
 
 /// Personal mailbox providers, weighted by popularity in Colombia.
-pub const PERSONAL_DOMAINS: [(&str, u32); 5] = [
-    ("gmail.com", 50),
-    ("hotmail.com", 25),
-    ("outlook.com", 12),
-    ("yahoo.com", 8),
-    ("yahoo.com.co", 5),
-];
+pub const PERSONAL_DOMAINS: [(&str, u32); 5] =
+    [("gmail.com", 50), ("hotmail.com", 25), ("outlook.com", 12), ("yahoo.com", 8), ("yahoo.com.co", 5)];
 
 /// Fictitious employers for work addresses, so no real company is named.
 pub const WORK_DOMAINS: &[&str] = &[
