@@ -145,6 +145,7 @@ async fn keys_command(core: &Core, command: KeysCommand, now: &str) -> anyhow::R
             tx.commit().await?;
             println!("tenant {tenant} data key rotated to version {version}; older versions retired");
         }
+        KeysCommand::Generate { .. } => anyhow::bail!("`keys generate` needs no configuration; run it on its own"),
         KeysCommand::Retire { master } => {
             rotation::retire_master(&core.db, &core.keys, master).await?;
             audit_each_tenant(core, "key.retire.master", now).await?;
@@ -176,7 +177,11 @@ async fn import(
     let tenant = TenantId::parse(tenant)?;
     let format =
         format.unwrap_or(if file.extension().is_some_and(|e| e == "csv") { Format::Csv } else { Format::Ndjson });
-    let reject_path = rejects.map(Path::to_path_buf).unwrap_or_else(|| file.with_extension("rejects.csv"));
+    let reject_path = rejects.map(Path::to_path_buf).unwrap_or_else(|| {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".rejects.csv");
+        name.into()
+    });
     let mut reject_file = RejectFile::new(
         std::fs::File::create(&reject_path).with_context(|| format!("creating {}", reject_path.display()))?,
     )?;

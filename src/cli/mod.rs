@@ -62,7 +62,7 @@ pub enum Command {
         /// Input format; guessed from the extension when absent.
         #[arg(long, value_enum)]
         format: Option<admin::Format>,
-        /// Where rejected lines are written (default: FILE.rejects.csv).
+        /// Where rejected lines are written (default: FILE with `.rejects.csv` appended).
         #[arg(long)]
         rejects: Option<PathBuf>,
         /// Records per transaction.
@@ -114,6 +114,11 @@ pub enum ClientsCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
+    /// Write a new random master keyring file (refuses to overwrite one).
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Key versions and how many keys use each.
     Status,
     /// Rotate the master key (rewrap tenant keys) or a tenant's data key (rewrap party keys).
@@ -140,6 +145,14 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Demo { dir, port, debtors, clock } => {
             crate::telemetry::init(crate::config::LogFormat::Text);
             crate::demo::run(crate::demo::DemoOptions { dir, port, debtors, clock }).await
+        }
+        Command::Keys(KeysCommand::Generate { out }) => {
+            if out.exists() {
+                anyhow::bail!("{} already exists; refusing to overwrite a master key", out.display());
+            }
+            crate::keys::keyring::Keyring::generate(false)?.save_file(&out)?;
+            println!("master keyring written to {} (keep it secret and backed up)", out.display());
+            Ok(())
         }
         command => admin::run(cli.config.as_deref(), command).await,
     }
