@@ -63,6 +63,8 @@ pub struct Address {
 pub struct CoPartyInput {
     /// co_debtor or guarantor
     pub role: String,
+    /// A party of the same shape; its own `obligations` must be empty.
+    #[schema(no_recursion)]
     pub party: Box<PartyInput>,
 }
 
