@@ -37,6 +37,10 @@ pub enum ApiError {
     AuditUnavailable,
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// Stored data failed its integrity check (tampered, moved, or under a retired key);
+    /// nothing of it is released.
+    #[error("stored data failed its integrity check; nothing was released")]
+    Integrity,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -83,7 +87,7 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::AuditUnavailable | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Integrity | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -101,6 +105,7 @@ impl ApiError {
             Self::RateLimited => "rate_limited",
             Self::AuditUnavailable => "audit_unavailable",
             Self::Unavailable => "unavailable",
+            Self::Integrity => "integrity_error",
             Self::Internal(_) => "internal",
         }
     }
@@ -112,6 +117,7 @@ impl IntoResponse for ApiError {
         match &self {
             Self::Internal(cause) => tracing::error!(%request_id, error = %cause, "internal error"),
             Self::AuditUnavailable => tracing::error!(%request_id, "audit write failed; request refused"),
+            Self::Integrity => tracing::error!(%request_id, "stored data failed its integrity check; request refused"),
             _ => {}
         }
         let body =

@@ -109,6 +109,15 @@ pub async fn start_tenant_rotation(
 ) -> Result<u32, RotationError> {
     let mut tx = db.begin_write().await?;
     db.advisory_lock(&mut tx, "tenant-key", tenant.as_str()).await?;
+    if db.backend() == Backend::Postgres {
+        // Writers share-lock the active row (`KeyService::active_version`). Without this,
+        // (a) under steady writes those share locks overlap and the UPDATE below starves,
+        // and (b) a writer whose `FOR SHARE` waited on that UPDATE re-checks the row, finds
+        // it no longer active, and sees no active version at all (its snapshot predates
+        // the new one): a 500. A table lock queues fairly: writers in flight finish, new
+        // ones wait before taking their snapshot (plain reads go on), then see the new version.
+        sqlx::query("LOCK TABLE tenant_keys IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+    }
     let current: Option<i64> =
         sqlx::query_scalar("SELECT MAX(version) FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data'")
             .bind(tenant.as_str())

@@ -15,6 +15,7 @@ use crate::api::write::{begin_idempotent, Begun, JsonBody};
 use crate::api::AppState;
 use crate::audit::{self, Outcome as AuditOutcome};
 use crate::ids::{PartyId, TenantId};
+use crate::keys::KeyError;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -51,6 +52,10 @@ impl From<VaultError> for ApiError {
     fn from(err: VaultError) -> Self {
         match err {
             VaultError::Db(db) => ApiError::from(db),
+            // Logged with party id and field where it was detected (service::integrity).
+            VaultError::Integrity { .. } | VaultError::Key(KeyError::Integrity | KeyError::Retired(_)) => {
+                ApiError::Integrity
+            }
             other => ApiError::internal(other),
         }
     }
@@ -191,7 +196,7 @@ pub async fn patch_party(
     let timezone = patch.timezone.as_ref().map(|t| t.name().to_string()).unwrap_or(stored.timezone);
     let now = state.now_db();
     store::update_party_row(&mut tx, id.as_str(), &timezone, &now).await?;
-    let mut fields: Vec<String> = touched.iter().map(|f| f.to_string()).collect();
+    let mut fields: Vec<String> = touched.iter().map(|f| api_field_name(f).to_string()).collect();
     if patch.timezone.is_some() {
         fields.push("timezone".into());
     }
@@ -203,6 +208,17 @@ pub async fn patch_party(
     .await?;
     tx.commit().await.map_err(|_| ApiError::AuditUnavailable)?;
     Ok(Json(Updated { id: id.to_string(), updated: fields }).into_response())
+}
+
+/// A stored field's name as the API, the access policy and other audit records name it
+/// (lists are plural: `phones`, `emails`).
+fn api_field_name(stored_name: &str) -> &str {
+    use super::domain::stored;
+    match stored_name {
+        stored::PHONE => "phones",
+        stored::EMAIL => "emails",
+        other => other,
+    }
 }
 
 fn duplicate() -> ApiError {

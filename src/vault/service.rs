@@ -152,6 +152,17 @@ pub async fn open_key(
     tenant: &TenantId,
     party: &StoredParty,
 ) -> Result<PartyKey, VaultError> {
+    // A retired version's material is deleted from the database, but a gateway that used
+    // it before may still hold it in its key cache: refuse by the stored state, so a key
+    // still wrapped under a retired version (e.g. restored from a backup) never opens.
+    match party.tenant_key_state.as_deref() {
+        Some("active" | "previous") => {}
+        Some(_) => {
+            tracing::error!(party_id = %party.id, version = party.key.tenant_key_version, "party key is wrapped under a retired tenant key version");
+            return Err(VaultError::Key(KeyError::Retired(party.key.tenant_key_version)));
+        }
+        None => return Err(VaultError::Key(KeyError::MissingTenantKey(tenant.clone(), "data"))),
+    }
     let id = PartyId::from_db(party.id.clone());
     keys.open_party_key(conn, tenant, &id, &party.key).await.map_err(|err| match err {
         KeyError::Integrity => integrity(&party.id, "data_key"),

@@ -72,6 +72,9 @@ pub struct StoredParty {
     pub created_at: String,
     pub updated_at: String,
     pub key: WrappedPartyKey,
+    /// State of the tenant data-key version `key` is wrapped under (`active`, `previous`,
+    /// `retired`), read in the same statement; `None` when no such version exists.
+    pub tenant_key_state: Option<String>,
     /// (field, element id, ciphertext)
     pub fields: Vec<(String, String, Vec<u8>)>,
 }
@@ -79,8 +82,10 @@ pub struct StoredParty {
 /// Loads a party of `tenant` with everything needed to decrypt it, in one round trip.
 pub async fn load_party(conn: &mut Conn, tenant: &str, party: &str) -> Result<Option<StoredParty>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT p.id, p.jurisdiction, p.timezone, p.created_at, p.updated_at, k.key_id, k.tenant_key_version, k.wrapped, f.field, f.element_id, f.ciphertext \
-         FROM parties p JOIN party_keys k ON k.party_id = p.id LEFT JOIN party_fields f ON f.party_id = p.id \
+        "SELECT p.id, p.jurisdiction, p.timezone, p.created_at, p.updated_at, k.key_id, k.tenant_key_version, k.wrapped, t.state AS tenant_key_state, f.field, f.element_id, f.ciphertext \
+         FROM parties p JOIN party_keys k ON k.party_id = p.id \
+         LEFT JOIN tenant_keys t ON t.tenant_id = k.tenant_id AND t.purpose = 'data' AND t.version = k.tenant_key_version \
+         LEFT JOIN party_fields f ON f.party_id = p.id \
          WHERE p.id = $1 AND p.tenant_id = $2 ORDER BY f.field, f.element_id",
     )
     .bind(party)
@@ -99,6 +104,7 @@ pub async fn load_party(conn: &mut Conn, tenant: &str, party: &str) -> Result<Op
             tenant_key_version: u32::try_from(first.try_get::<i64, _>("tenant_key_version")?).unwrap_or(u32::MAX),
             wrapped: first.try_get("wrapped")?,
         },
+        tenant_key_state: first.try_get("tenant_key_state")?,
         fields: Vec::with_capacity(rows.len()),
     };
     for row in &rows {

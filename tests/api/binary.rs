@@ -1,6 +1,8 @@
 //! Tests that run the real `custodia` binary: the CLI, `serve` with its log output, and
 //! `demo`. The personal-data scan lives here because it needs the server's real logs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use crate::helpers::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

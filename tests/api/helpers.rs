@@ -250,3 +250,34 @@ pub async fn break_audit_log(app: &TestApp) {
     }
     tx.commit().await.unwrap();
 }
+
+impl TestApp {
+    /// Creates another tenant in the same database, with its own keys (wrapped by the same
+    /// master key file) and one client per role; returns its tokens.
+    pub async fn add_tenant(&self, name: &str) -> HashMap<Role, String> {
+        let keyring = Keyring::load_file(&self.key_file).unwrap();
+        let keys = custodia::keys::KeyService::new(keyring, Some(self.key_file.clone()), self.backend());
+        let tenant = TenantId::parse(name).unwrap();
+        let now = custodia::clock::to_db_time(Clock::system().now());
+        let mut tx = self.db.begin_write().await.unwrap();
+        clients::create_tenant(&mut tx, &keys, &tenant, name, &now).await.unwrap();
+        let mut tokens = HashMap::new();
+        for role in Role::ALL {
+            let issued = clients::create_client(&mut tx, &tenant, *role, role.as_str(), &now).await.unwrap();
+            tokens.insert(*role, issued.token.expose_secret().to_string());
+        }
+        tx.commit().await.unwrap();
+        tokens
+    }
+
+    /// A request with an explicit token (another tenant's, say) and a purpose.
+    pub fn with_token(
+        &self,
+        token: &str,
+        purpose: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token).header("X-Purpose", purpose)
+    }
+}

@@ -1,5 +1,14 @@
 //! The integration suite: the real router on a random port, a real database per test
 //! (SQLite by default, PostgreSQL with `CUSTODIA_TEST_POSTGRES_URL`), talking HTTP.
 
+mod access_matrix;
+mod at_rest;
+mod audit_trail;
+mod bad_input;
+mod binary;
 mod helpers;
+mod idempotency;
+mod keys;
+mod ops;
 mod smoke;
+mod tenancy;
