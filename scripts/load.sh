@@ -26,26 +26,26 @@ token=$(jq -r .keys.agent "$work/demo/credentials.json")
 compliance=$(jq -r .keys.compliance "$work/demo/credentials.json")
 
 # Party ids of the demo portfolio, looked up the way a client would.
-for n in $(seq 1 200); do
+for n in $(seq 1 $(( DEBTORS < 200 ? DEBTORS : 200 ))); do
   ref=$(printf 'DEMO-%07d' "$n")
   curl -s "$base/v1/parties:search" -H "Authorization: Bearer $compliance" -H 'X-Purpose: compliance_review' \
     -H 'Content-Type: application/json' -d "{\"external_ref\": \"$ref\"}" | jq -r '.results[0].id'
 done >"$work/ids.txt"
 
-run() { # label, extra wrk args...
-  local label=$1; shift
-  wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" >"$work/$label.txt"
-  local rps p50 p99
-  rps=$(awk '/Requests\/sec/ {print $2}' "$work/$label.txt")
-  p50=$(awk '$1 == "50%" {print $2}' "$work/$label.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$work/$label.txt")
-  errors=$(awk '/Non-2xx/ {print $5}' "$work/$label.txt")
+run() { # key, label, extra wrk args...
+  local key=$1 label=$2; shift 2
+  wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" >"$work/$key.txt"
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/$key.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$work/$key.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/$key.txt")
+  errors=$(awk '/Non-2xx/ {print $5}' "$work/$key.txt")
   printf '%-34s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$label" "$rps" "$p50" "$p99" "${errors:-0}"
-  echo "$rps" >"$work/$label.rps"
+  echo "$rps" >"$work/$key.rps"
 }
 
 echo "wrk -t2 -c$CONNECTIONS -d$DURATION, $DEBTORS demo debtors, $(nproc) cores"
-run "bare handler (/healthz)" "$base/healthz"
-IDS_FILE="$work/ids.txt" TOKEN="$token" run "audited GET /v1/parties/{id}" -s scripts/get_party.lua "$base"
-ratio=$(awk -v a="$(cat "$work/audited GET /v1/parties/{id}.rps")" -v b="$(cat "$work/bare handler (/healthz).rps")" 'BEGIN {printf "%.3f", a / b}')
+run bare "bare handler (/healthz)" "$base/healthz"
+IDS_FILE="$work/ids.txt" TOKEN="$token" run audited "audited GET /v1/parties/{id}" -s scripts/get_party.lua "$base"
+ratio=$(awk -v a="$(cat "$work/audited.rps")" -v b="$(cat "$work/bare.rps")" 'BEGIN {printf "%.3f", a / b}')
 echo "ratio audited/bare = $ratio"

@@ -137,7 +137,10 @@ pub async fn get_party(
 ) -> Result<Json<PartyView>, ApiError> {
     let id = PartyId::parse(&id).map_err(|_| ApiError::NotFound { what: "party" })?;
     let visibility = visibilities(&state.access, caller.role, caller.purpose);
-    let view = read_view(&state, &caller.tenant, &id, &visibility).await?;
+    let view = match read_view(&state, &caller.tenant, &id, &visibility).await {
+        Ok(view) => view,
+        Err(error) => return Err(audit_failure(&state, &caller, "party.read", Some(id.to_string()), error).await),
+    };
     let Some(view) = view else {
         let event = caller.event("party.read", Some(id.to_string()), Vec::new(), AuditOutcome::Denied, 404);
         audit::append_durably(&state.db, &event, &state.now_db()).await?;
@@ -147,6 +150,24 @@ pub async fn get_party(
         caller.event("party.read", Some(id.to_string()), released_fields(&visibility), AuditOutcome::Allowed, 200);
     audit::append_durably(&state.db, &event, &state.now_db()).await?;
     Ok(Json(view))
+}
+
+/// A read that failed on our side (an integrity error, say) is audited as `failed`, so a
+/// tampering attempt leaves a trace; the answer stays the original error unless the
+/// audit itself cannot be written.
+async fn audit_failure(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    resource: Option<String>,
+    error: ApiError,
+) -> ApiError {
+    let mut event = caller.event(action, resource, Vec::new(), AuditOutcome::Failed, error.status().as_u16());
+    event.error_code = Some(error.code());
+    match audit::append_durably(&state.db, &event, &state.now_db()).await {
+        Ok(()) => error,
+        Err(_) => ApiError::AuditUnavailable,
+    }
 }
 
 async fn read_view(
@@ -295,27 +316,10 @@ pub async fn search_parties(
     caller.require_role(SEARCHERS)?;
     let (kind, canonical) = search_key(&body.value)?;
     let visibility = visibilities(&state.access, caller.role, caller.purpose);
-    let mut views = Vec::new();
-    {
-        let mut conn = state.db.reader().acquire().await?;
-        let indexer = state.keys.blind_indexer(&mut conn, &caller.tenant).await.map_err(ApiError::internal)?;
-        let ids = store::find_by_digest(
-            &mut conn,
-            caller.tenant.as_str(),
-            kind,
-            &indexer.digest(kind, &canonical),
-            SEARCH_LIMIT,
-        )
-        .await?;
-        for id in ids {
-            if let Some(stored) = store::load_party(&mut conn, caller.tenant.as_str(), &id).await? {
-                views.push(PartyView::build(
-                    open_party(&state.keys, &mut conn, &caller.tenant, stored, &visibility).await?,
-                    visibility.clone(),
-                ));
-            }
-        }
-    }
+    let views = match find_views(&state, &caller.tenant, kind, &canonical, &visibility).await {
+        Ok(views) => views,
+        Err(error) => return Err(audit_failure(&state, &caller, "party.search", None, error).await),
+    };
     let ids: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
     let mut fields = released_fields(&visibility);
     fields.insert(0, format!("by:{kind}"));
@@ -323,6 +327,27 @@ pub async fn search_parties(
         caller.event("party.search", (!ids.is_empty()).then(|| ids.join(",")), fields, AuditOutcome::Allowed, 200);
     audit::append_durably(&state.db, &event, &state.now_db()).await?;
     Ok(Json(SearchResults { results: views }))
+}
+
+async fn find_views(
+    state: &AppState,
+    tenant: &TenantId,
+    kind: &str,
+    canonical: &str,
+    visibility: &std::collections::BTreeMap<crate::access::PartyField, crate::access::Visibility>,
+) -> Result<Vec<PartyView>, ApiError> {
+    let mut conn = state.db.reader().acquire().await?;
+    let indexer = state.keys.blind_indexer(&mut conn, tenant).await.map_err(ApiError::internal)?;
+    let digest = indexer.digest(kind, canonical);
+    let ids = store::find_by_digest(&mut conn, tenant.as_str(), kind, &digest, SEARCH_LIMIT).await?;
+    let mut views = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(stored) = store::load_party(&mut conn, tenant.as_str(), &id).await? {
+            let party = open_party(&state.keys, &mut conn, tenant, stored, visibility).await?;
+            views.push(PartyView::build(party, visibility.clone()));
+        }
+    }
+    Ok(views)
 }
 
 fn search_key(request: &SearchRequest) -> Result<(&'static str, String), ApiError> {

@@ -82,6 +82,14 @@ async fn a_phone_ciphertext_copied_to_another_party_is_an_integrity_error_not_th
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
     assert_refused_as_integrity_error("search reaching B", &(status, body), &party_secrets(1));
+    // Both refusals leave a trace in the audit log, as failures.
+    let failures: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT action, resource_id FROM audit_records WHERE outcome = 'failed' AND error_code = 'integrity_error' ORDER BY seq",
+    )
+    .fetch_all(app.db.reader())
+    .await
+    .unwrap();
+    assert_eq!(failures, vec![("party.read".to_string(), Some(b.clone())), ("party.search".to_string(), None)]);
     // The party the ciphertext came from is untouched.
     let (status, body) = review(&app, &a).await;
     assert_eq!(status, 200, "{body}");
