@@ -90,7 +90,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     config.validate().unwrap();
     let clock = custodia::startup::clock_from(&config).unwrap();
     let core = open_core(&config).await.unwrap();
-    let tokens = seed_tenant(&core, TENANT).await;
+    let tokens = seed_tenant(&core.db, &core.keys, TENANT).await;
     let db = core.db.clone();
     let app = Application::from_core(core, &config, clock).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -117,12 +117,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 }
 
 /// Creates a tenant with one client per role; returns the tokens.
-pub async fn seed_tenant(core: &custodia::startup::Core, tenant: &str) -> HashMap<Role, String> {
+pub async fn seed_tenant(db: &Db, keys: &custodia::keys::KeyService, tenant: &str) -> HashMap<Role, String> {
     let tenant = TenantId::parse(tenant).unwrap();
     let now = custodia::clock::to_db_time(Clock::system().now());
-    let mut tx = core.db.begin_write().await.unwrap();
+    let mut tx = db.begin_write().await.unwrap();
     if !clients::tenant_exists(&mut tx, &tenant).await.unwrap() {
-        clients::create_tenant(&mut tx, &core.keys, &tenant, "test tenant", &now).await.unwrap();
+        clients::create_tenant(&mut tx, keys, &tenant, tenant.as_str(), &now).await.unwrap();
     }
     let mut tokens = HashMap::new();
     for role in Role::ALL {
@@ -257,17 +257,7 @@ impl TestApp {
     pub async fn add_tenant(&self, name: &str) -> HashMap<Role, String> {
         let keyring = Keyring::load_file(&self.key_file).unwrap();
         let keys = custodia::keys::KeyService::new(keyring, Some(self.key_file.clone()), self.backend());
-        let tenant = TenantId::parse(name).unwrap();
-        let now = custodia::clock::to_db_time(Clock::system().now());
-        let mut tx = self.db.begin_write().await.unwrap();
-        clients::create_tenant(&mut tx, &keys, &tenant, name, &now).await.unwrap();
-        let mut tokens = HashMap::new();
-        for role in Role::ALL {
-            let issued = clients::create_client(&mut tx, &tenant, *role, role.as_str(), &now).await.unwrap();
-            tokens.insert(*role, issued.token.expose_secret().to_string());
-        }
-        tx.commit().await.unwrap();
-        tokens
+        seed_tenant(&self.db, &keys, name).await
     }
 
     /// A request with an explicit token (another tenant's, say) and a purpose.
