@@ -75,12 +75,14 @@ async fn not_found() -> error::ApiError {
 }
 
 /// Liveness: the process is up.
-async fn healthz() -> &'static str {
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "the process is up", body = String)))]
+pub async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Readiness: the database answers and the keys are loaded.
-async fn readyz(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses((status = 200, description = "ready", body = String), (status = 503, description = "database unreachable or keys not loaded", body = String)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
     let keys_loaded = state.keys.keyring_snapshot().versions().next().is_some();
     match state.db.ping().await {
         Ok(()) if keys_loaded => (StatusCode::OK, "ready").into_response(),
@@ -119,7 +121,9 @@ pub fn init_metrics() {
     prometheus();
 }
 
-async fn metrics_text() -> impl IntoResponse {
+/// Prometheus metrics, labelled by route template.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub async fn metrics_text() -> impl IntoResponse {
     let handle = prometheus();
     handle.run_upkeep();
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())

@@ -50,6 +50,9 @@ async fn the_openapi_document_covers_every_endpoint_and_the_error_shape() {
         ("/v1/obligations/{id}/payments", "post"),
         ("/v1/obligations/{id}/promises", "get"),
         ("/v1/obligations/{id}/promises", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from /openapi.json");
     }
