@@ -66,16 +66,18 @@ impl Caller {
         }
     }
 
-    /// Refuses unless the caller's role is one of `roles`.
-    pub fn require_role(&self, roles: &[Role]) -> Result<(), ApiError> {
+    /// Refuses unless the caller's role is one of `roles`; a refusal is audited (as
+    /// `action`, denied) before it is answered, like every other 403.
+    pub async fn require_role(&self, state: &AppState, roles: &[Role], action: &'static str) -> Result<(), ApiError> {
         if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden {
-                code: "role_not_allowed",
-                message: format!("role `{}` may not use this endpoint", self.role),
-            })
+            return Ok(());
         }
+        let message = format!("role `{}` may not use this endpoint", self.role);
+        let error = ApiError::Forbidden { code: "role_not_allowed", message };
+        let mut event = self.event(action, None, Vec::new(), Outcome::Denied, error.status().as_u16());
+        event.error_code = Some(error.code());
+        audit::append_durably(&state.db, &event, &state.now_db()).await?;
+        Err(error)
     }
 }
 

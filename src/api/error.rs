@@ -6,7 +6,6 @@
 //! with the request id, and never sent to the client.
 
 use crate::api::request_id;
-use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -23,8 +22,6 @@ pub enum ApiError {
     NotFound { what: &'static str },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    #[error("{message}")]
-    Gone { code: &'static str, message: String },
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
     #[error("request body is larger than the limit")]
@@ -81,7 +78,6 @@ impl ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Gone { .. } => StatusCode::GONE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -97,7 +93,6 @@ impl ApiError {
             Self::Forbidden { code, .. }
             | Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Gone { code, .. }
             | Self::Unprocessable { code, .. } => code,
             Self::NotFound { .. } => "not_found",
             Self::PayloadTooLarge => "payload_too_large",
@@ -123,25 +118,6 @@ impl IntoResponse for ApiError {
         let body =
             ErrorBody { error: ErrorDetail { code: self.code().to_string(), message: self.to_string(), request_id } };
         (self.status(), axum::Json(body)).into_response()
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType { expected: "application/json" },
-            JsonRejection::JsonSyntaxError(err) => Self::bad_request(
-                "malformed_json",
-                format!("request body is not valid JSON: {}", describe_serde_error(&err.body_text())),
-            ),
-            JsonRejection::JsonDataError(err) => {
-                Self::unprocessable("invalid_body", describe_serde_error(&err.body_text()))
-            }
-            JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::PayloadTooLarge
-            }
-            other => Self::bad_request("invalid_body", format!("could not read request body ({})", other.status())),
-        }
     }
 }
 

@@ -5,7 +5,6 @@
 
 pub mod auth;
 pub mod error;
-pub mod json;
 pub mod openapi;
 pub mod request_id;
 pub mod write;

@@ -154,8 +154,10 @@ fn sqlite_url_with_create(url: &str) -> String {
     }
 }
 
-/// SQLite pragmas every connection needs: WAL, foreign keys, a busy timeout for other
-/// processes (the CLI during `serve`), and secure_delete so freed pages are zeroed.
+/// SQLite pragmas every connection needs: WAL with `synchronous = FULL` (a committed
+/// audit record must survive a power loss before data is released), foreign keys, a busy
+/// timeout for other processes (the CLI during `serve`), and secure_delete so freed pages
+/// are zeroed.
 async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, sqlx::Error> {
     let options = AnyConnectOptions::from_str(url)?;
     AnyPoolOptions::new()
@@ -166,7 +168,7 @@ async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, sqlx::Error> {
             Box::pin(async move {
                 for pragma in [
                     "PRAGMA journal_mode = WAL",
-                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA synchronous = FULL",
                     "PRAGMA foreign_keys = ON",
                     "PRAGMA busy_timeout = 10000",
                     "PRAGMA secure_delete = ON",

@@ -73,10 +73,14 @@ impl Key256 {
     pub fn derive(&self, info: &[&[u8]]) -> Self {
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"custodia/hkdf/v1");
         let prk = salt.extract(&self.0);
+        // Length-prefix each part so that different part lists never give the same info.
+        let encoded: Vec<Vec<u8>> =
+            info.iter().flat_map(|part| [(part.len() as u32).to_be_bytes().to_vec(), part.to_vec()]).collect();
+        let info: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
         let mut out = [0u8; 32];
         // PANIC SAFETY: ring only fails for output lengths over 255 * 32 bytes; ours is 32.
         #[allow(clippy::expect_used)]
-        prk.expand(info, KeyLen32).and_then(|okm| okm.fill(&mut out)).expect("HKDF expand of 32 bytes cannot fail");
+        prk.expand(&info, KeyLen32).and_then(|okm| okm.fill(&mut out)).expect("HKDF expand of 32 bytes cannot fail");
         Self(out)
     }
 
@@ -256,6 +260,7 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, root.derive(&[b"blind-index", b"phone"]));
         assert_ne!(a.hmac(b"x"), b.hmac(b"x"));
+        assert_ne!(root.derive(&[b"ab", b"c"]), root.derive(&[b"a", b"bc"]), "info parts are unambiguous");
     }
 
     #[test]

@@ -105,7 +105,10 @@ impl Keyring {
         let tmp = path.with_extension("tmp");
         write_private(&tmp, format!("{banner}{body}").as_bytes())
             .map_err(|source| KeyringError::Write { path: shown.clone(), source })?;
-        std::fs::rename(&tmp, path).map_err(|source| KeyringError::Write { path: shown, source })
+        std::fs::rename(&tmp, path).map_err(|source| KeyringError::Write { path: shown.clone(), source })?;
+        // The rename is durable only once the directory is: a crash must never leave the
+        // database rewrapped under a version the key file on disk does not have.
+        sync_parent(path).map_err(|source| KeyringError::Write { path: shown, source })
     }
 
     /// `CUSTODIA_MASTER_KEY` = base64 of 32 bytes (version 1), or `v1:<b64>,v2:<b64>`
@@ -142,8 +145,11 @@ impl Keyring {
     }
 
     pub fn active_key(&self) -> (u32, &Key256) {
-        // The constructors guarantee the active version is present.
-        (self.active, &self.versions[&self.active])
+        // PANIC SAFETY: every constructor and `add_version` set `active` to a version they
+        // inserted, and `remove_version` refuses to remove the active one.
+        #[allow(clippy::expect_used)]
+        let key = self.versions.get(&self.active).expect("the active master key version is in the keyring");
+        (self.active, key)
     }
 
     pub fn key(&self, version: u32) -> Result<&Key256, KeyringError> {
@@ -169,6 +175,13 @@ impl Keyring {
     /// Forgets a version; callers check first that nothing is wrapped under it.
     pub fn remove_version(&mut self, version: u32) -> bool {
         version != self.active && self.versions.remove(&version).is_some()
+    }
+}
+
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => std::fs::File::open(dir)?.sync_all(),
+        None => std::fs::File::open(".")?.sync_all(),
     }
 }
 

@@ -71,10 +71,6 @@ pub struct PartyKey {
 }
 
 impl PartyKey {
-    pub fn key_id(&self) -> &str {
-        &self.key_id
-    }
-
     /// Encrypts one field value, bound to tenant, party, field, element and key id.
     pub fn seal_field(
         &self,
@@ -153,10 +149,6 @@ impl KeyService {
                 backend,
             }),
         }
-    }
-
-    pub fn is_demo_key(&self) -> bool {
-        self.inner.keyring.read().map(|k| k.is_demo()).unwrap_or(false)
     }
 
     pub fn keyring_snapshot(&self) -> Keyring {

@@ -69,7 +69,7 @@ pub async fn create_obligation(
     headers: HeaderMap,
     body: JsonBody<ObligationCreate>,
 ) -> Result<Response, ApiError> {
-    caller.require_role(WRITERS)?;
+    caller.require_role(&state, WRITERS, "obligation.create").await?;
     let input = &body.value;
     let terms = ObligationTerms {
         external_ref: input.external_ref.clone(),
@@ -98,10 +98,7 @@ pub async fn create_obligation(
             }
         }
         if !store::existing_refs(tx, caller.tenant.as_str(), &[terms.external_ref.as_str()]).await?.is_empty() {
-            return Err(ApiError::Conflict {
-                code: "duplicate_obligation",
-                message: "external_ref: an obligation with this reference already exists".into(),
-            });
+            return Err(duplicate_obligation());
         }
         let id = ObligationId::new();
         let now = state.now_db();
@@ -110,7 +107,13 @@ pub async fn create_obligation(
         for (party, role) in &links {
             rows.link(id.as_str(), party.as_str(), caller.tenant.as_str(), role);
         }
-        rows.insert(tx).await?;
+        rows.insert(tx).await.map_err(|e| {
+            if crate::db::is_unique_violation(&e) {
+                duplicate_obligation()
+            } else {
+                ApiError::from(e)
+            }
+        })?;
         let parties: Vec<&str> = links.iter().map(|(p, _)| p.as_str()).collect();
         let event = caller.event(
             "obligation.create",
@@ -121,6 +124,14 @@ pub async fn create_obligation(
         );
         audit::append(tx, &event, &now).await?;
         write.finish(StatusCode::CREATED, &CreatedObligation { id: id.to_string() }).await
+    }
+}
+
+/// Checked before the insert for a clear answer; the unique constraint decides races.
+fn duplicate_obligation() -> ApiError {
+    ApiError::Conflict {
+        code: "duplicate_obligation",
+        message: "external_ref: an obligation with this reference already exists".into(),
     }
 }
 
@@ -200,7 +211,7 @@ pub async fn patch_obligation(
     Path(id): Path<String>,
     body: JsonBody<ObligationPatch>,
 ) -> Result<Json<ObligationView>, ApiError> {
-    caller.require_role(WRITERS)?;
+    caller.require_role(&state, WRITERS, "obligation.update").await?;
     let id = ObligationId::parse(&id).map_err(|_| ApiError::NotFound { what: "obligation" })?;
     let patch = &body.value;
     let balance = patch.balance.as_ref().map(|b| parse_amount(b, "balance")).transpose().map_err(field_error)?;
@@ -284,7 +295,7 @@ async fn record(
     movement: super::domain::NewMovement,
     promise: bool,
 ) -> Result<Response, ApiError> {
-    caller.require_role(RECORDERS)?;
+    caller.require_role(state, RECORDERS, if promise { "promise.create" } else { "payment.create" }).await?;
     let id = ObligationId::parse(id).map_err(|_| ApiError::NotFound { what: "obligation" })?;
     let route = if promise { "/v1/obligations/{id}/promises" } else { "/v1/obligations/{id}/payments" };
     let mut write = match begin_idempotent(state, caller, headers, &format!("{route}#{id}"), raw).await? {

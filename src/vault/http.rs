@@ -78,7 +78,7 @@ pub async fn create_party(
     headers: HeaderMap,
     body: JsonBody<PartyInput>,
 ) -> Result<Response, ApiError> {
-    caller.require_role(WRITERS)?;
+    caller.require_role(&state, WRITERS, "party.create").await?;
     let record = validate_record(&body.value, state.clock.now().date_naive(), 1)?;
     let mut write = match begin_idempotent(&state, &caller, &headers, "/v1/parties", &body.raw).await? {
         Begun::Replay(response) => return Ok(response),
@@ -190,7 +190,7 @@ pub async fn patch_party(
     Path(id): Path<String>,
     body: JsonBody<PartyPatch>,
 ) -> Result<Response, ApiError> {
-    caller.require_role(RECTIFIERS)?;
+    caller.require_role(&state, RECTIFIERS, "party.update").await?;
     let id = PartyId::parse(&id).map_err(|_| ApiError::NotFound { what: "party" })?;
     let mut tx = state.db.begin_write().await?;
     state.db.lock_party(&mut tx, id.as_str()).await?;
@@ -313,7 +313,7 @@ pub async fn search_parties(
     caller: Caller,
     body: JsonBody<SearchRequest>,
 ) -> Result<Json<SearchResults>, ApiError> {
-    caller.require_role(SEARCHERS)?;
+    caller.require_role(&state, SEARCHERS, "party.search").await?;
     let (kind, canonical) = search_key(&body.value)?;
     let visibility = visibilities(&state.access, caller.role, caller.purpose);
     let views = match find_views(&state, &caller.tenant, kind, &canonical, &visibility).await {
@@ -419,7 +419,7 @@ pub async fn batch_parties(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require_role(WRITERS)?;
+    caller.require_role(&state, WRITERS, "party.import").await?;
     let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !content_type.starts_with("application/x-ndjson") {
         return Err(ApiError::UnsupportedMediaType { expected: "application/x-ndjson" });

@@ -314,3 +314,25 @@ async fn when_the_audit_log_cannot_be_written_reads_release_nothing_and_writes_c
     assert_eq!(body["phones"][1]["number"], "+573157300001", "the refused rectification left the phone as it was");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_role_refused_by_an_endpoint_is_audited_before_the_403() {
+    let app = spawn_app().await;
+    let before = app.audit_count().await;
+    let response = app.post_json(Role::Analyst, "segmentation", "/v1/parties", &party(1)).await;
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "role_not_allowed");
+    assert_eq!(app.audit_count().await, before + 1);
+    let (action, outcome, code): (String, String, Option<String>) =
+        sqlx::query_as("SELECT action, outcome, error_code FROM audit_records ORDER BY seq DESC LIMIT 1")
+            .fetch_one(app.db.reader())
+            .await
+            .unwrap();
+    assert_eq!(
+        (action.as_str(), outcome.as_str(), code.as_deref()),
+        ("party.create", "denied", Some("role_not_allowed"))
+    );
+    assert_eq!(app.count("parties").await, 0);
+    app.stop().await;
+}
