@@ -5,7 +5,7 @@
 //! a fresh SQLite file, and into a fresh PostgreSQL database when `BENCH_POSTGRES_URL`
 //! names a server. Then, as the same-run baseline, it copies exactly the rows the real
 //! path wrote into another fresh database of the same schema as bare multi-row INSERTs,
-//! and prints both rates and their ratio.
+//! and prints both rates and their ratio. `BENCH_SKIP_SQLITE=1` runs PostgreSQL only.
 
 use custodia::audit::Actor;
 use custodia::db::{insert_many, Db, SqlValue};
@@ -37,10 +37,13 @@ async fn main() -> anyhow::Result<()> {
     let debtors: usize = std::env::var("BENCH_DEBTORS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
     let sqlite = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
-    run("SQLite", &sqlite("real.db"), &sqlite("baseline.db"), debtors).await?;
+    if std::env::var("BENCH_SKIP_SQLITE").is_err() {
+        run("SQLite", &sqlite("real.db"), &sqlite("baseline.db"), debtors).await?;
+    }
     if let Ok(admin) = std::env::var("BENCH_POSTGRES_URL") {
         let (real, baseline) = (fresh_pg(&admin).await?, fresh_pg(&admin).await?);
         run("PostgreSQL", &real, &baseline, debtors).await?;
+        drop_pg(&admin, &[real, baseline]).await?;
     }
     Ok(())
 }
@@ -140,6 +143,17 @@ fn value(row: &sqlx::any::AnyRow, column: &str) -> anyhow::Result<SqlValue> {
     } else {
         SqlValue::Text(row.try_get(column)?)
     })
+}
+
+async fn drop_pg(admin: &str, urls: &[String]) -> anyhow::Result<()> {
+    let pool = sqlx::AnyPool::connect(admin).await?;
+    for url in urls {
+        if let Some((_, name)) = url.rsplit_once('/') {
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&pool).await?;
+        }
+    }
+    pool.close().await;
+    Ok(())
 }
 
 async fn fresh_pg(admin: &str) -> anyhow::Result<String> {

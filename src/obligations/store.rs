@@ -108,7 +108,7 @@ impl ObligationRows {
 /// Which of `refs` are already used by obligations of the tenant.
 pub async fn existing_refs(conn: &mut Conn, tenant: &str, refs: &[&str]) -> Result<HashSet<String>, sqlx::Error> {
     let mut found = HashSet::new();
-    for chunk in refs.chunks(500) {
+    for chunk in refs.chunks(150) {
         let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "SELECT external_ref FROM obligations WHERE tenant_id = $1 AND external_ref IN ({})",
