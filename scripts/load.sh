@@ -15,13 +15,21 @@ cargo build --release --quiet
 
 work=$(mktemp -d)
 trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
-./target/release/custodia demo --dir "$work/demo" --port 0 --debtors "$DEBTORS" >"$work/demo.log" 2>&1 &
-echo $! >"$work/pid"
-for _ in $(seq 1 600); do
-  base=$(jq -r '.base_url // empty' "$work/demo/credentials.json" 2>/dev/null || true)
-  [ -n "$base" ] && curl -sf "$base/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+start_demo() {
+  ./target/release/custodia demo --dir "$work/demo" --port 0 --debtors "$DEBTORS" >>"$work/demo.log" 2>&1 &
+  echo $! >"$work/pid"
+  for _ in $(seq 1 600); do
+    base=$(jq -r '.base_url // empty' "$work/demo/credentials.json" 2>/dev/null || true)
+    [ -n "$base" ] && [ "$base" != "${1:-}" ] && curl -sf "$base/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+}
+# First run seeds the portfolio; the load run lifts the per-client rate limit, which
+# would otherwise answer 429 to a single client this busy.
+start_demo
+kill "$(cat "$work/pid")"; wait "$(cat "$work/pid")" 2>/dev/null || true
+printf 'rate_limit_per_second = 1000000\nrate_limit_burst = 1000000\n' >>"$work/demo/custodia.toml"
+start_demo "$base"
 token=$(jq -r .keys.agent "$work/demo/credentials.json")
 compliance=$(jq -r .keys.compliance "$work/demo/credentials.json")
 
