@@ -3,7 +3,7 @@
 //! field. The jurisdiction is fixed at creation. Runs under the per-party lock and
 //! rewrites ciphertexts and blind indexes of only the fields it changes.
 
-use super::domain::{self, external_ref_canonical, stored, Address, EmailInput, Invalid, NationalIdInput, PhoneInput};
+use super::domain::{self, stored, Address, EmailInput, Invalid, NationalIdInput, PhoneInput};
 use super::pii::{self, FullName, Jurisdiction, NationalId, Timezone};
 use super::service::FieldSealer;
 use super::store::PartyRows;
@@ -108,54 +108,23 @@ impl ValidPatch {
         party: &PartyId,
     ) -> Result<PartyRows, KeyError> {
         let sealer = FieldSealer { key, tenant, party };
-        let (t, p) = (tenant.as_str(), party.as_str());
         let mut rows = PartyRows::default();
         if let Some(reference) = &self.external_ref {
-            rows.field(p, stored::EXTERNAL_REF, "", sealer.seal(stored::EXTERNAL_REF, "", reference.as_bytes())?);
-            rows.index(
-                t,
-                stored::EXTERNAL_REF,
-                indexer.digest(stored::EXTERNAL_REF, &external_ref_canonical(reference)),
-                p,
-                "",
-            );
+            sealer.put_external_ref(&mut rows, indexer, reference)?;
         }
         if let Some(name) = &self.full_name {
-            rows.field(p, stored::FULL_NAME, "", sealer.seal(stored::FULL_NAME, "", name.as_str().as_bytes())?);
+            sealer.put(&mut rows, stored::FULL_NAME, "", name.as_str().as_bytes())?;
         }
         if let Some(id) = &self.national_id {
-            rows.field(p, stored::NATIONAL_ID, "", sealer.seal(stored::NATIONAL_ID, "", id.canonical().as_bytes())?);
-            rows.index(t, stored::NATIONAL_ID, indexer.digest(stored::NATIONAL_ID, &id.canonical()), p, "");
+            sealer.put_national_id(&mut rows, indexer, id)?;
         }
-        for (element, phone) in self.phones.iter().flatten() {
-            rows.field(
-                p,
-                stored::PHONE,
-                element.as_str(),
-                sealer.seal(stored::PHONE, element.as_str(), phone.as_str().as_bytes())?,
-            );
-            rows.index(t, stored::PHONE, indexer.digest(stored::PHONE, &phone.canonical()), p, element.as_str());
-        }
-        for (element, email) in self.emails.iter().flatten() {
-            rows.field(
-                p,
-                stored::EMAIL,
-                element.as_str(),
-                sealer.seal(stored::EMAIL, element.as_str(), email.as_str().as_bytes())?,
-            );
-            rows.index(t, stored::EMAIL, indexer.digest(stored::EMAIL, &email.canonical()), p, element.as_str());
-        }
+        sealer.put_phones(&mut rows, indexer, self.phones.as_deref().unwrap_or_default())?;
+        sealer.put_emails(&mut rows, indexer, self.emails.as_deref().unwrap_or_default())?;
         if let Some(Some(address)) = &self.address {
-            let json = serde_json::to_vec(address).map_err(|_| KeyError::Integrity)?;
-            rows.field(p, stored::ADDRESS, "", sealer.seal(stored::ADDRESS, "", &json)?);
+            sealer.put_address(&mut rows, address)?;
         }
         if let Some(Some(date)) = &self.date_of_birth {
-            rows.field(
-                p,
-                stored::DATE_OF_BIRTH,
-                "",
-                sealer.seal(stored::DATE_OF_BIRTH, "", date.to_string().as_bytes())?,
-            );
+            sealer.put(&mut rows, stored::DATE_OF_BIRTH, "", date.to_string().as_bytes())?;
         }
         Ok(rows)
     }

@@ -6,6 +6,7 @@
 //! error logged with the party id and field name only — never a wrong value.
 
 use super::domain::{external_ref_canonical, stored, Address, DecryptedParty, NewParty, PartyValues};
+use super::pii::{ElementId, Email, NationalId, PhoneE164};
 use super::store::{PartyRows, StoredParty};
 use crate::access::{PartyField, Visibility};
 use crate::db::Conn;
@@ -52,67 +53,16 @@ pub fn seal_new_party(
     rows.key(id.as_str(), tenant.as_str(), wrapped);
     let sealer = FieldSealer { key: &key, tenant, party: id };
     let values = &party.values;
-    rows.field(
-        id.as_str(),
-        stored::EXTERNAL_REF,
-        "",
-        sealer.seal(stored::EXTERNAL_REF, "", values.external_ref.as_bytes())?,
-    );
-    rows.field(
-        id.as_str(),
-        stored::FULL_NAME,
-        "",
-        sealer.seal(stored::FULL_NAME, "", values.full_name.as_str().as_bytes())?,
-    );
-    rows.field(
-        id.as_str(),
-        stored::NATIONAL_ID,
-        "",
-        sealer.seal(stored::NATIONAL_ID, "", values.national_id.canonical().as_bytes())?,
-    );
-    let digests = identity_digests(indexer, values);
-    rows.index(tenant.as_str(), stored::NATIONAL_ID, digests.national_id, id.as_str(), "");
-    rows.index(tenant.as_str(), stored::EXTERNAL_REF, digests.external_ref, id.as_str(), "");
-    seal_contacts(&sealer, indexer, values, rows)?;
-    seal_optional(&sealer, values, rows)
-}
-
-fn seal_contacts(
-    sealer: &FieldSealer<'_>,
-    indexer: &BlindIndexer,
-    values: &PartyValues,
-    rows: &mut PartyRows,
-) -> Result<(), KeyError> {
-    let (tenant, id) = (sealer.tenant.as_str(), sealer.party.as_str());
-    for (element, phone) in &values.phones {
-        rows.field(
-            id,
-            stored::PHONE,
-            element.as_str(),
-            sealer.seal(stored::PHONE, element.as_str(), phone.as_str().as_bytes())?,
-        );
-        rows.index(tenant, stored::PHONE, indexer.digest(stored::PHONE, &phone.canonical()), id, element.as_str());
-    }
-    for (element, email) in &values.emails {
-        rows.field(
-            id,
-            stored::EMAIL,
-            element.as_str(),
-            sealer.seal(stored::EMAIL, element.as_str(), email.as_str().as_bytes())?,
-        );
-        rows.index(tenant, stored::EMAIL, indexer.digest(stored::EMAIL, &email.canonical()), id, element.as_str());
-    }
-    Ok(())
-}
-
-fn seal_optional(sealer: &FieldSealer<'_>, values: &PartyValues, rows: &mut PartyRows) -> Result<(), KeyError> {
-    let id = sealer.party.as_str();
+    sealer.put_external_ref(rows, indexer, &values.external_ref)?;
+    sealer.put(rows, stored::FULL_NAME, "", values.full_name.as_str().as_bytes())?;
+    sealer.put_national_id(rows, indexer, &values.national_id)?;
+    sealer.put_phones(rows, indexer, &values.phones)?;
+    sealer.put_emails(rows, indexer, &values.emails)?;
     if let Some(address) = &values.address {
-        let json = serde_json::to_vec(address).map_err(|_| KeyError::Integrity)?;
-        rows.field(id, stored::ADDRESS, "", sealer.seal(stored::ADDRESS, "", &json)?);
+        sealer.put_address(rows, address)?;
     }
     if let Some(date) = values.date_of_birth {
-        rows.field(id, stored::DATE_OF_BIRTH, "", sealer.seal(stored::DATE_OF_BIRTH, "", date.to_string().as_bytes())?);
+        sealer.put(rows, stored::DATE_OF_BIRTH, "", date.to_string().as_bytes())?;
     }
     Ok(())
 }
@@ -124,9 +74,78 @@ pub struct FieldSealer<'a> {
     pub party: &'a PartyId,
 }
 
+/// Each `put*` seals one field into `rows` (with its blind index when searchable); one
+/// place for creation and rectification to write fields the same way.
 impl FieldSealer<'_> {
     pub fn seal(&self, field: &str, element: &str, value: &[u8]) -> Result<Vec<u8>, KeyError> {
         Ok(self.key.seal_field(self.tenant, self.party, field, element, value)?)
+    }
+
+    pub fn put(&self, rows: &mut PartyRows, field: &str, element: &str, value: &[u8]) -> Result<(), KeyError> {
+        rows.field(self.party.as_str(), field, element, self.seal(field, element, value)?);
+        Ok(())
+    }
+
+    fn put_indexed(
+        &self,
+        rows: &mut PartyRows,
+        indexer: &BlindIndexer,
+        field: &str,
+        element: &str,
+        value: &str,
+        canonical: &str,
+    ) -> Result<(), KeyError> {
+        self.put(rows, field, element, value.as_bytes())?;
+        rows.index(self.tenant.as_str(), field, indexer.digest(field, canonical), self.party.as_str(), element);
+        Ok(())
+    }
+
+    pub fn put_external_ref(
+        &self,
+        rows: &mut PartyRows,
+        indexer: &BlindIndexer,
+        reference: &str,
+    ) -> Result<(), KeyError> {
+        self.put_indexed(rows, indexer, stored::EXTERNAL_REF, "", reference, &external_ref_canonical(reference))
+    }
+
+    pub fn put_national_id(
+        &self,
+        rows: &mut PartyRows,
+        indexer: &BlindIndexer,
+        id: &NationalId,
+    ) -> Result<(), KeyError> {
+        let canonical = id.canonical();
+        self.put_indexed(rows, indexer, stored::NATIONAL_ID, "", &canonical, &canonical)
+    }
+
+    pub fn put_phones(
+        &self,
+        rows: &mut PartyRows,
+        indexer: &BlindIndexer,
+        phones: &[(ElementId, PhoneE164)],
+    ) -> Result<(), KeyError> {
+        for (element, phone) in phones {
+            self.put_indexed(rows, indexer, stored::PHONE, element.as_str(), phone.as_str(), &phone.canonical())?;
+        }
+        Ok(())
+    }
+
+    pub fn put_emails(
+        &self,
+        rows: &mut PartyRows,
+        indexer: &BlindIndexer,
+        emails: &[(ElementId, Email)],
+    ) -> Result<(), KeyError> {
+        for (element, email) in emails {
+            self.put_indexed(rows, indexer, stored::EMAIL, element.as_str(), email.as_str(), &email.canonical())?;
+        }
+        Ok(())
+    }
+
+    pub fn put_address(&self, rows: &mut PartyRows, address: &Address) -> Result<(), KeyError> {
+        let json = serde_json::to_vec(address).map_err(|_| KeyError::Integrity)?;
+        self.put(rows, stored::ADDRESS, "", &json)
     }
 }
 
