@@ -57,6 +57,11 @@ pub fn to_db_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// An RFC 3339 instant as the database's time text (for comparing with stored times).
+pub fn db_time_of(text: &str) -> Result<String, chrono::ParseError> {
+    parse_instant(text).map(|t| to_db_time(t.with_timezone(&Utc)))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -55,10 +55,63 @@ pub struct Config {
     /// Start the clock at this RFC 3339 instant (then it advances in real time).
     #[serde(default)]
     pub clock: Option<String>,
+    /// The tamper-evident audit log: signing key, sealing cadence, publication.
+    #[serde(default)]
+    pub audit: AuditConfig,
     #[serde(skip)]
     pub master_key_env: Option<SecretString>,
     #[serde(skip)]
     pub master_passphrase: Option<SecretString>,
+}
+
+/// `[audit]`: how records are sealed into signed checkpoints and where those go.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Ed25519 key that signs checkpoints, in the C2SP/Go note format (create it with
+    /// `custodia audit keygen`). Its own key, never derived from the master key, so a
+    /// leaked master key cannot forge checkpoints and a rotated one does not change them.
+    #[serde(default)]
+    pub signing_key_file: Option<PathBuf>,
+    /// Each log's origin is `<origin_prefix>/<tenant>`.
+    #[serde(default = "default_origin_prefix")]
+    pub origin_prefix: String,
+    /// Seal (and sign a checkpoint) once a log has this many new records...
+    #[serde(default = "default_seal_records")]
+    pub seal_every_records: usize,
+    /// ...or this many milliseconds have passed.
+    #[serde(default = "default_seal_ms")]
+    pub seal_every_ms: u64,
+    /// Directory where every new checkpoint is also written, for witnesses to copy.
+    #[serde(default)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Verifier keys (`name+id+key`, tlog-cosignature) of witnesses whose cosignatures
+    /// the gateway accepts and keeps with its checkpoints.
+    #[serde(default)]
+    pub witness_keys: Vec<String>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            signing_key_file: None,
+            origin_prefix: default_origin_prefix(),
+            seal_every_records: default_seal_records(),
+            seal_every_ms: default_seal_ms(),
+            checkpoint_dir: None,
+            witness_keys: Vec::new(),
+        }
+    }
+}
+
+fn default_origin_prefix() -> String {
+    "custodia.local/audit".into()
+}
+fn default_seal_records() -> usize {
+    1000
+}
+fn default_seal_ms() -> u64 {
+    1000
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +158,7 @@ impl Config {
             read_connections: default_read_connections(),
             simulated_clock_allowed: false,
             clock: None,
+            audit: AuditConfig::default(),
             master_key_env: None,
             master_passphrase: None,
         }
@@ -132,7 +186,7 @@ impl Config {
         toml::from_str(&text).map_err(|e| ConfigError::Parse { path: shown, message: e.to_string() })
     }
 
-    /// `CUSTODIA_LISTEN`, `CUSTODIA_DATABASE_URL`, `CUSTODIA_MASTER_KEY_FILE`,
+    /// `CUSTODIA_LISTEN`, `CUSTODIA_DATABASE_URL`, `CUSTODIA_MASTER_KEY_FILE`, `CUSTODIA_AUDIT_SIGNING_KEY_FILE`,
     /// `CUSTODIA_MASTER_KEY`, `CUSTODIA_MASTER_PASSPHRASE`, `CUSTODIA_LOG_FORMAT`,
     /// `CUSTODIA_POLICIES_DIR` override the file.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -146,6 +200,9 @@ impl Config {
         }
         if let Some(v) = var("CUSTODIA_MASTER_KEY_FILE") {
             self.master_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CUSTODIA_AUDIT_SIGNING_KEY_FILE") {
+            self.audit.signing_key_file = Some(PathBuf::from(v));
         }
         if let Some(v) = var("CUSTODIA_POLICIES_DIR") {
             self.policies_dir = Some(PathBuf::from(v));
@@ -186,6 +243,14 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "CUSTODIA_MASTER_PASSPHRASE needs `master_key_salt` of at least 16 characters".into(),
             ));
+        }
+        if self.audit.seal_every_records == 0 || self.audit.seal_every_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "`audit.seal_every_records` and `audit.seal_every_ms` must be > 0".into(),
+            ));
+        }
+        if self.audit.origin_prefix.is_empty() || self.audit.origin_prefix.chars().any(char::is_whitespace) {
+            return Err(ConfigError::Invalid("`audit.origin_prefix` must be non-empty and without spaces".into()));
         }
         if self.max_body_bytes < 1024 || self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
             return Err(ConfigError::Invalid("`max_body_bytes` must be ≥ 1024 and rate limits > 0".into()));

@@ -4,6 +4,8 @@
 
 use crate::access::AccessPolicy;
 use crate::api::{self, AppState};
+use crate::audit::service::AuditService;
+use crate::audit::signer::AuditSigner;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
@@ -84,14 +86,10 @@ impl Application {
 
     pub async fn from_core(core: Core, config: &Config, clock: Clock) -> anyhow::Result<Self> {
         api::init_metrics();
-        let state = AppState::new(
-            core.db,
-            core.keys,
-            core.access,
-            clock,
-            config.rate_limit_per_second,
-            config.rate_limit_burst,
-        );
+        let signer = AuditSigner::load(&config.audit)?;
+        let audit = AuditService::start(&core.db, signer, clock.clone(), &config.audit)?;
+        let limits = (config.rate_limit_per_second, config.rate_limit_burst);
+        let state = AppState::new(core.db, core.keys, core.access, clock, audit, limits);
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let router = api::router(state.clone(), config.max_body_bytes);
         Ok(Self { listener, router, state })

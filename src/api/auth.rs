@@ -9,7 +9,7 @@
 use super::error::ApiError;
 use super::{request_id, AppState};
 use crate::access::{Purpose, Role};
-use crate::audit::{self, Actor, AuditEvent, Outcome};
+use crate::audit::{Actor, AuditEvent, Outcome};
 use crate::clients;
 use crate::ids::{ClientId, TenantId};
 use axum::extract::{FromRequestParts, Request, State};
@@ -58,6 +58,8 @@ impl Caller {
             actor: self.actor(),
             action,
             resource_id,
+            parties: Vec::new(),
+            evidence: None,
             fields,
             outcome,
             status,
@@ -76,7 +78,7 @@ impl Caller {
         let error = ApiError::Forbidden { code: "role_not_allowed", message };
         let mut event = self.event(action, None, Vec::new(), Outcome::Denied, error.status().as_u16());
         event.error_code = Some(error.code());
-        audit::append_durably(&state.db, &event, &state.now_db()).await?;
+        state.audit.append(&event, &state.now_db()).await?;
         Err(error)
     }
 }
@@ -139,6 +141,8 @@ async fn refuse(state: &AppState, actor: Actor, action: &'static str, error: Api
         actor,
         action,
         resource_id: None,
+        parties: Vec::new(),
+        evidence: None,
         fields: Vec::new(),
         outcome: if matches!(error, ApiError::Internal(_) | ApiError::Unavailable) {
             Outcome::Failed
@@ -149,7 +153,7 @@ async fn refuse(state: &AppState, actor: Actor, action: &'static str, error: Api
         error_code: Some(error.code()),
         request_id: request_id::current(),
     };
-    match audit::append_durably(&state.db, &event, &state.now_db()).await {
+    match state.audit.append(&event, &state.now_db()).await {
         Ok(()) => error.into_response(),
         Err(_) => ApiError::AuditUnavailable.into_response(),
     }

@@ -10,6 +10,7 @@ pub mod request_id;
 pub mod write;
 
 use crate::access::AccessPolicy;
+use crate::audit::service::AuditService;
 use crate::clock::{to_db_time, Clock};
 use crate::db::Db;
 use crate::ids::ClientId;
@@ -34,13 +35,21 @@ pub struct AppState {
     pub access: Arc<AccessPolicy>,
     pub clock: Clock,
     pub limiter: Arc<DefaultKeyedRateLimiter<ClientId>>,
+    pub audit: AuditService,
 }
 
 impl AppState {
-    pub fn new(db: Db, keys: KeyService, access: AccessPolicy, clock: Clock, per_second: u32, burst: u32) -> Self {
+    pub fn new(
+        db: Db,
+        keys: KeyService,
+        access: AccessPolicy,
+        clock: Clock,
+        audit: AuditService,
+        (per_second, burst): (u32, u32),
+    ) -> Self {
         let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-        Self { db, keys, access: Arc::new(access), clock, limiter: Arc::new(RateLimiter::keyed(quota)) }
+        Self { db, keys, access: Arc::new(access), clock, limiter: Arc::new(RateLimiter::keyed(quota)), audit }
     }
 
     /// Now, on the gateway's clock, in the database's text form.
@@ -54,6 +63,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let v1 = Router::new()
         .merge(crate::vault::http::router())
         .merge(crate::obligations::http::router())
+        .merge(crate::audit::http::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::middleware));
     Router::new()
         .merge(v1)

@@ -1,18 +1,38 @@
-//! The audit log: one append-only record per access, committed before the answer.
+//! The audit log: one record per access, committed before the answer, sealed into a
+//! tamper-evident Merkle log per tenant.
 //!
-//! Owns the record's shape and how it is written. A record names who (client, role,
-//! the human on whose behalf a service acts), what (action, opaque party id, names of
-//! the fields touched — never their values), why (purpose), the outcome and the request
-//! id. Writes append inside the caller's transaction, so a change and its record commit
-//! together; reads append in their own transaction before the response is released. If
-//! the append fails the caller answers 503 and releases nothing (DESIGN invariant 3).
-//! A later issue seals these records into per-tenant Merkle logs; nothing stored here
-//! is set after the fact, so the leaf hash can cover every column.
+//! A record names who (client, role, the human on whose behalf a service acts), what
+//! (action, resource, the opaque ids of the parties touched, names of the fields —
+//! never their values), why (purpose), the outcome and the request id. Writes append
+//! inside the caller's transaction, so a change and its record commit together; reads
+//! and refusals go through the group-commit [`writer`] and wait until their record is
+//! durable. If the append fails the caller answers 503 and releases nothing (DESIGN
+//! invariant 3). The [`sealer`] then gives records leaf indices and signs checkpoints;
+//! `audit/FORMAT.md` specifies every byte a verifier sees.
+
+pub mod bundle;
+pub mod bundle_verify;
+pub mod cosign;
+pub mod http;
+pub mod log;
+pub mod merkle;
+pub mod note;
+pub mod record;
+pub mod rows;
+pub mod sealer;
+pub mod search;
+pub mod service;
+pub mod signer;
+pub mod store;
+pub mod verify;
+pub mod writer;
 
 use crate::access::{Purpose, Role};
-use crate::db::{Conn, Db};
+use crate::db::Conn;
 use crate::ids::{ClientId, TenantId};
+use record::{PartyLink, Record, GATEWAY_LOG};
 use std::time::Instant;
+use store::Draft;
 
 /// How the request ended, as the audit log records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,8 +70,13 @@ pub struct Actor {
 pub struct AuditEvent {
     pub actor: Actor,
     pub action: &'static str,
-    /// Opaque ids of the parties (or other resources) touched, comma separated.
+    /// The resource acted on (a party, an obligation), when there is one.
     pub resource_id: Option<String>,
+    /// Opaque ids of every party whose data the request touched (reads, searches,
+    /// writes): the per-party chains run through these.
+    pub parties: Vec<String>,
+    /// SHA-256 of an event this record attests (a consent or flag event), if any.
+    pub evidence: Option<merkle::Hash>,
     /// Field names with how they were released, e.g. `phones:masked`. Never values.
     pub fields: Vec<String>,
     pub outcome: Outcome,
@@ -60,81 +85,65 @@ pub struct AuditEvent {
     pub request_id: String,
 }
 
+impl AuditEvent {
+    /// Says which parties the request touched.
+    pub fn about_parties(mut self, parties: impl IntoIterator<Item = String>) -> Self {
+        self.parties.extend(parties);
+        self
+    }
+
+    /// The record this event becomes at `recorded_at` (chain links are filled in when it
+    /// is written).
+    pub fn to_draft(&self, recorded_at: &str) -> Draft {
+        let mut parties: Vec<String> = self.parties.clone();
+        parties.sort();
+        parties.dedup();
+        let tenant = self.actor.tenant.as_ref().map(|t| t.as_str().to_string());
+        Draft {
+            record: Record {
+                log: tenant.clone().unwrap_or_else(|| GATEWAY_LOG.to_string()),
+                recorded_at: recorded_at.to_string(),
+                request_id: self.request_id.clone(),
+                client_id: self.actor.client.as_ref().map(|c| c.as_str().to_string()),
+                role: self.actor.role.map(|r| r.as_str().to_string()),
+                on_behalf_of: self.actor.on_behalf_of.clone(),
+                purpose: self.actor.purpose.map(|p| p.as_str().to_string()),
+                action: self.action.to_string(),
+                resource_id: self.resource_id.clone(),
+                fields: self.fields.clone(),
+                outcome: self.outcome.as_str().to_string(),
+                status: self.status,
+                error_code: self.error_code.map(str::to_string),
+                evidence_sha256: self.evidence,
+                parties: parties.into_iter().map(|party| PartyLink { party, prev_leaf_hash: None }).collect(),
+            },
+            tenant_id: tenant,
+        }
+    }
+}
+
+/// The audit record could not be made durable: the request must not be answered with data.
 #[derive(Debug, thiserror::Error)]
-#[error("audit log unavailable")]
-pub struct AuditUnavailable(#[source] pub sqlx::Error);
+pub enum AuditUnavailable {
+    #[error("audit store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("audit writer stopped")]
+    WriterStopped,
+    #[error("audit record could not be written")]
+    WriteFailed,
+}
 
 /// Appends inside the caller's transaction (writes: the change and its record commit together).
 pub async fn append(conn: &mut Conn, event: &AuditEvent, recorded_at: &str) -> Result<(), AuditUnavailable> {
-    let started = Instant::now();
-    let result = sqlx::query(
-        "INSERT INTO audit_records (tenant_id, recorded_at, client_id, role, on_behalf_of, action, resource_id, purpose, fields, outcome, status, error_code, request_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(event.actor.tenant.as_ref().map(|t| t.as_str().to_string()))
-    .bind(recorded_at)
-    .bind(event.actor.client.as_ref().map(|c| c.as_str().to_string()))
-    .bind(event.actor.role.map(|r| r.as_str()))
-    .bind(event.actor.on_behalf_of.clone())
-    .bind(event.action)
-    .bind(event.resource_id.clone())
-    .bind(event.actor.purpose.map(|p| p.as_str()))
-    .bind(event.fields.join(","))
-    .bind(event.outcome.as_str())
-    .bind(i64::from(event.status))
-    .bind(event.error_code)
-    .bind(&event.request_id)
-    .execute(&mut *conn)
-    .await;
-    metrics::histogram!("custodia_audit_write_seconds").record(started.elapsed().as_secs_f64());
-    result.map(|_| ()).map_err(AuditUnavailable)
+    append_many(conn, std::slice::from_ref(event), recorded_at).await
 }
 
-/// Appends in a transaction of its own and waits until it is durable (reads, denials).
-pub async fn append_durably(db: &Db, event: &AuditEvent, recorded_at: &str) -> Result<(), AuditUnavailable> {
-    let mut tx = db.begin_write().await.map_err(AuditUnavailable)?;
-    append(&mut tx, event, recorded_at).await?;
-    tx.commit().await.map_err(AuditUnavailable)
-}
-
-/// Appends several records in one multi-row statement inside the caller's transaction
-/// (bulk import writes one record per party without one statement per record).
+/// Appends several records inside the caller's transaction, as multi-row statements
+/// (bulk import writes one record per party).
 pub async fn append_many(conn: &mut Conn, events: &[AuditEvent], recorded_at: &str) -> Result<(), AuditUnavailable> {
-    use crate::db::SqlValue::{Int, OptText, Text};
-    let rows: Vec<Vec<crate::db::SqlValue>> = events
-        .iter()
-        .map(|e| {
-            vec![
-                OptText(e.actor.tenant.as_ref().map(|t| t.as_str().to_string())),
-                Text(recorded_at.to_string()),
-                OptText(e.actor.client.as_ref().map(|c| c.as_str().to_string())),
-                OptText(e.actor.role.map(|r| r.as_str().to_string())),
-                OptText(e.actor.on_behalf_of.clone()),
-                Text(e.action.to_string()),
-                OptText(e.resource_id.clone()),
-                OptText(e.actor.purpose.map(|p| p.as_str().to_string())),
-                Text(e.fields.join(",")),
-                Text(e.outcome.as_str().to_string()),
-                Int(i64::from(e.status)),
-                OptText(e.error_code.map(str::to_string)),
-                Text(e.request_id.clone()),
-            ]
-        })
-        .collect();
-    let columns = [
-        "tenant_id",
-        "recorded_at",
-        "client_id",
-        "role",
-        "on_behalf_of",
-        "action",
-        "resource_id",
-        "purpose",
-        "fields",
-        "outcome",
-        "status",
-        "error_code",
-        "request_id",
-    ];
-    crate::db::insert_many(conn, "audit_records", &columns, &rows).await.map_err(AuditUnavailable)
+    let started = Instant::now();
+    let drafts = events.iter().map(|e| e.to_draft(recorded_at)).collect();
+    let result = store::insert(conn, drafts).await;
+    metrics::histogram!("custodia_audit_write_seconds").record(started.elapsed().as_secs_f64());
+    result.map(|_| ()).map_err(AuditUnavailable::Store)
 }

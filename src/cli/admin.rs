@@ -46,7 +46,7 @@ pub async fn run(config_path: Option<&Path>, command: Command) -> anyhow::Result
         }
         Command::Clients(command) => clients_command(&core, command, &now).await?,
         Command::Keys(command) => keys_command(&core, command, &now).await?,
-        Command::Serve | Command::Demo { .. } => {}
+        Command::Serve | Command::Demo { .. } | Command::Audit(_) | Command::Calendar(_) => {}
     }
     core.db.close().await;
     Ok(())
@@ -68,6 +68,8 @@ async fn admin_audit(
         },
         action,
         resource_id: resource,
+        parties: Vec::new(),
+        evidence: None,
         fields: Vec::new(),
         outcome: Outcome::Allowed,
         status: 0,

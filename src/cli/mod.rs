@@ -2,6 +2,7 @@
 //! work lives in the domain module it belongs to; this file only parses and prints.
 
 mod admin;
+mod audit;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -78,6 +79,33 @@ pub enum Command {
     /// Show and rotate keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Legal calendars: holidays and business-day arithmetic per jurisdiction (CO, MX, US).
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// The tamper-evident audit log: signing key, checkpoints, verification, regulator bundles.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CalendarCommand {
+    /// One `YYYY-MM-DD<TAB>name` line per holiday of YEAR, in date order.
+    Holidays {
+        /// CO, MX or US.
+        jurisdiction: String,
+        year: i32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The date N business days after DATE (Saturdays, Sundays and holidays do not count).
+    AddBusinessDays {
+        jurisdiction: String,
+        /// YYYY-MM-DD.
+        date: String,
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -154,6 +182,32 @@ pub async fn run() -> anyhow::Result<()> {
             println!("master keyring written to {} (keep it secret and backed up)", out.display());
             Ok(())
         }
+        Command::Calendar(command) => {
+            print!("{}", calendar_command(command)?);
+            Ok(())
+        }
+        Command::Audit(command) => {
+            let code = audit::run(cli.config.as_deref(), command).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
         command => admin::run(cli.config.as_deref(), command).await,
     }
+}
+
+fn calendar_command(command: CalendarCommand) -> anyhow::Result<String> {
+    use crate::calendar::{add_business_days_report, holidays_report, Jurisdiction};
+    let jurisdiction = |text: &str| {
+        text.parse::<Jurisdiction>().map_err(|_| anyhow::anyhow!("unknown jurisdiction `{text}`; use CO, MX or US"))
+    };
+    Ok(match command {
+        CalendarCommand::Holidays { jurisdiction: j, year, json } => holidays_report(jurisdiction(&j)?, year, json)?,
+        CalendarCommand::AddBusinessDays { jurisdiction: j, date, days, json } => {
+            let start = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .map_err(|_| anyhow::anyhow!("DATE must be YYYY-MM-DD"))?;
+            add_business_days_report(jurisdiction(&j)?, start, days, json)?
+        }
+    })
 }

@@ -244,7 +244,9 @@ pub enum SqlValue {
     Text(String),
     OptText(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
     Blob(Vec<u8>),
+    OptBlob(Option<Vec<u8>>),
 }
 
 /// Bound parameters per multi-row statement. Enough rows to amortise the ~70 µs each
@@ -261,23 +263,43 @@ pub async fn insert_many(
     columns: &[&str],
     rows: &[Vec<SqlValue>],
 ) -> Result<(), sqlx::Error> {
+    insert_many_with(conn, table, columns, rows, "").await
+}
+
+/// [`insert_many`] with a clause after the values, e.g. `ON CONFLICT ... DO NOTHING`.
+pub async fn insert_many_with(
+    conn: &mut Conn,
+    table: &str,
+    columns: &[&str],
+    rows: &[Vec<SqlValue>],
+    suffix: &str,
+) -> Result<(), sqlx::Error> {
     let per_statement = (PARAMS_PER_STATEMENT / columns.len().max(1)).max(1);
     for chunk in rows.chunks(per_statement) {
         let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {}",
+            "INSERT INTO {table} ({}) VALUES {} {suffix}",
             columns.join(", "),
             values_placeholders(chunk.len(), columns.len())
         );
-        let mut query = sqlx::query(&sql);
-        for value in chunk.iter().flatten() {
-            query = match value {
-                SqlValue::Text(v) => query.bind(v.clone()),
-                SqlValue::OptText(v) => query.bind(v.clone()),
-                SqlValue::Int(v) => query.bind(*v),
-                SqlValue::Blob(v) => query.bind(v.clone()),
-            };
-        }
-        query.execute(&mut *conn).await?;
+        bind_all(sqlx::query(&sql), chunk.iter().flatten()).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Binds each value in order.
+pub fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    values: impl IntoIterator<Item = &'q SqlValue>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for value in values {
+        query = match value {
+            SqlValue::Text(v) => query.bind(v.as_str()),
+            SqlValue::OptText(v) => query.bind(v.as_deref()),
+            SqlValue::Int(v) => query.bind(*v),
+            SqlValue::OptInt(v) => query.bind(*v),
+            SqlValue::Blob(v) => query.bind(v.as_slice()),
+            SqlValue::OptBlob(v) => query.bind(v.as_deref()),
+        };
+    }
+    query
 }

@@ -76,6 +76,15 @@ fn prepare_dir(options: &DemoOptions) -> anyhow::Result<Config> {
         std::fs::write(&config_path, text)?;
     }
     let mut config = Config::from_file(&config_path)?;
+    if config.audit.signing_key_file.is_none() {
+        // Demo directories made before the audit log had a signing key get one here.
+        let audit_key = dir.join("audit-signing.key");
+        if !audit_key.exists() {
+            crate::audit::signer::write_new_key(&audit_key, "custodia-demo-audit")?;
+        }
+        config.audit.signing_key_file = Some(audit_key);
+        config.audit.checkpoint_dir = Some(dir.join("checkpoints"));
+    }
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], options.port));
     config.clock = options.clock.clone();
     config.validate()?;

@@ -121,6 +121,8 @@ impl Importer<'_> {
             actor: self.actor.clone(),
             action: "party.import",
             resource_id: None,
+            parties: Vec::new(),
+            evidence: None,
             fields: Vec::new(),
             outcome: AuditOutcome::Allowed,
             status: 201,

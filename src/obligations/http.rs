@@ -114,14 +114,9 @@ pub async fn create_obligation(
                 ApiError::from(e)
             }
         })?;
-        let parties: Vec<&str> = links.iter().map(|(p, _)| p.as_str()).collect();
-        let event = caller.event(
-            "obligation.create",
-            Some(parties.join(",")),
-            vec!["obligation".into()],
-            Outcome::Allowed,
-            201,
-        );
+        let event = caller
+            .event("obligation.create", Some(id.to_string()), vec!["obligation".into()], Outcome::Allowed, 201)
+            .about_parties(links.iter().map(|(p, _)| p.to_string()));
         audit::append(tx, &event, &now).await?;
         write.finish(StatusCode::CREATED, &CreatedObligation { id: id.to_string() }).await
     }
@@ -171,16 +166,13 @@ async fn load_audited(
     let mut conn = state.db.reader().acquire().await?;
     let found = store::load(&mut conn, caller.tenant.as_str(), id.as_str()).await?;
     drop(conn);
-    let (outcome, status, resource) = match &found {
-        Some(o) => (Outcome::Allowed, 200, Some(party_ids(o))),
-        None => (Outcome::Denied, 404, None),
+    let (outcome, status, parties) = match &found {
+        Some(o) => (Outcome::Allowed, 200, party_ids(o)),
+        None => (Outcome::Denied, 404, Vec::new()),
     };
-    audit::append_durably(
-        &state.db,
-        &caller.event(action, resource, vec!["obligation".into()], outcome, status),
-        &state.now_db(),
-    )
-    .await?;
+    let event =
+        caller.event(action, Some(id.to_string()), vec!["obligation".into()], outcome, status).about_parties(parties);
+    state.audit.append(&event, &state.now_db()).await?;
     found.ok_or(ApiError::NotFound { what: "obligation" })
 }
 
@@ -235,13 +227,9 @@ pub async fn patch_obligation(
     store::update(&mut tx, id.as_str(), balance, status, due_date, &now).await?;
     audit::append(
         &mut tx,
-        &caller.event(
-            "obligation.update",
-            Some(party_ids(&existing)),
-            vec!["obligation".into()],
-            Outcome::Allowed,
-            200,
-        ),
+        &caller
+            .event("obligation.update", Some(id.to_string()), vec!["obligation".into()], Outcome::Allowed, 200)
+            .about_parties(party_ids(&existing)),
         &now,
     )
     .await?;
@@ -318,13 +306,15 @@ async fn record(
         let action = if promise { "promise.create" } else { "payment.create" };
         audit::append(
             tx,
-            &caller.event(
-                action,
-                Some(party_ids(&obligation)),
-                vec![action.trim_end_matches(".create").into()],
-                Outcome::Allowed,
-                201,
-            ),
+            &caller
+                .event(
+                    action,
+                    Some(id.to_string()),
+                    vec![action.trim_end_matches(".create").into()],
+                    Outcome::Allowed,
+                    201,
+                )
+                .about_parties(party_ids(&obligation)),
             &now,
         )
         .await?;
@@ -377,12 +367,10 @@ pub async fn party_obligations(
         if exists { store::for_party(&mut conn, caller.tenant.as_str(), party.as_str()).await? } else { Vec::new() };
     drop(conn);
     let (outcome, status) = if exists { (Outcome::Allowed, 200) } else { (Outcome::Denied, 404) };
-    audit::append_durably(
-        &state.db,
-        &caller.event("party.obligations.read", Some(party.to_string()), vec!["obligation".into()], outcome, status),
-        &state.now_db(),
-    )
-    .await?;
+    let event =
+        caller.event("party.obligations.read", Some(party.to_string()), vec!["obligation".into()], outcome, status);
+    let event = if exists { event.about_parties([party.to_string()]) } else { event };
+    state.audit.append(&event, &state.now_db()).await?;
     if !exists {
         return Err(ApiError::NotFound { what: "party" });
     }

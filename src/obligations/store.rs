@@ -194,9 +194,9 @@ pub async fn for_party(conn: &mut Conn, tenant: &str, party: &str) -> Result<Vec
     Ok(out)
 }
 
-/// Party ids linked to an obligation, for the audit record of obligation reads.
-pub fn party_ids(obligation: &ObligationView) -> String {
-    obligation.parties.iter().map(|p| p.party_id.as_str()).collect::<Vec<_>>().join(",")
+/// Party ids linked to an obligation: its audit records are about each of them.
+pub fn party_ids(obligation: &ObligationView) -> Vec<String> {
+    obligation.parties.iter().map(|p| p.party_id.clone()).collect()
 }
 
 /// Applies a validated change; only the given columns move.

@@ -143,12 +143,13 @@ pub async fn get_party(
     };
     let Some(view) = view else {
         let event = caller.event("party.read", Some(id.to_string()), Vec::new(), AuditOutcome::Denied, 404);
-        audit::append_durably(&state.db, &event, &state.now_db()).await?;
+        state.audit.append(&event, &state.now_db()).await?;
         return Err(ApiError::NotFound { what: "party" });
     };
-    let event =
-        caller.event("party.read", Some(id.to_string()), released_fields(&visibility), AuditOutcome::Allowed, 200);
-    audit::append_durably(&state.db, &event, &state.now_db()).await?;
+    let event = caller
+        .event("party.read", Some(id.to_string()), released_fields(&visibility), AuditOutcome::Allowed, 200)
+        .about_parties([id.to_string()]);
+    state.audit.append(&event, &state.now_db()).await?;
     Ok(Json(view))
 }
 
@@ -164,7 +165,7 @@ async fn audit_failure(
 ) -> ApiError {
     let mut event = caller.event(action, resource, Vec::new(), AuditOutcome::Failed, error.status().as_u16());
     event.error_code = Some(error.code());
-    match audit::append_durably(&state.db, &event, &state.now_db()).await {
+    match state.audit.append(&event, &state.now_db()).await {
         Ok(()) => error,
         Err(_) => ApiError::AuditUnavailable,
     }
@@ -223,7 +224,9 @@ pub async fn patch_party(
     }
     audit::append(
         &mut tx,
-        &caller.event("party.update", Some(id.to_string()), fields.clone(), AuditOutcome::Allowed, 200),
+        &caller
+            .event("party.update", Some(id.to_string()), fields.clone(), AuditOutcome::Allowed, 200)
+            .about_parties([id.to_string()]),
         &now,
     )
     .await?;
@@ -323,9 +326,10 @@ pub async fn search_parties(
     let ids: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
     let mut fields = released_fields(&visibility);
     fields.insert(0, format!("by:{kind}"));
-    let event =
-        caller.event("party.search", (!ids.is_empty()).then(|| ids.join(",")), fields, AuditOutcome::Allowed, 200);
-    audit::append_durably(&state.db, &event, &state.now_db()).await?;
+    let event = caller
+        .event("party.search", None, fields, AuditOutcome::Allowed, 200)
+        .about_parties(ids.iter().map(|id| id.to_string()));
+    state.audit.append(&event, &state.now_db()).await?;
     Ok(Json(SearchResults { results: views }))
 }
 

@@ -280,8 +280,8 @@ impl BatchWriter<'_> {
 
     fn audit(&mut self, holder: &PartyId, co_parties: &[PartyId], party: &NewParty) {
         let mut event = self.ctx.audit.clone();
-        let ids: Vec<&str> = std::iter::once(holder.as_str()).chain(co_parties.iter().map(PartyId::as_str)).collect();
-        event.resource_id = Some(ids.join(","));
+        event.resource_id = Some(holder.to_string());
+        event.parties = std::iter::once(holder).chain(co_parties).map(PartyId::to_string).collect();
         event.fields = written_fields(party);
         self.events.push(event);
     }

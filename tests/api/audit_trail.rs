@@ -50,7 +50,9 @@ struct Expected<'a> {
     role: Role,
     purpose: &'a str,
     on_behalf_of: Option<&'a str>,
-    resource_id: &'a str,
+    resource_id: Option<&'a str>,
+    /// The party the record is about (its per-party chain runs through it).
+    party: &'a str,
     fields: &'a str,
     status: i64,
 }
@@ -84,7 +86,7 @@ const TEXT_COLUMNS: &[&str] = &[
 async fn check_newest_record(app: &TestApp, answer: &Answer, expected: &Expected<'_>, secrets: &[String]) {
     let at = expected.action;
     let row = sqlx::query(&format!(
-        "SELECT {}, status FROM audit_records ORDER BY seq DESC LIMIT 1",
+        "SELECT {}, status, record_id FROM audit_records ORDER BY seq DESC LIMIT 1",
         TEXT_COLUMNS.join(", ")
     ))
     .fetch_one(app.db.reader())
@@ -97,7 +99,13 @@ async fn check_newest_record(app: &TestApp, answer: &Answer, expected: &Expected
     assert_eq!(text("role").as_deref(), Some(expected.role.as_str()), "{at}");
     assert_eq!(text("purpose").as_deref(), Some(expected.purpose), "{at}");
     assert_eq!(text("on_behalf_of").as_deref(), expected.on_behalf_of, "{at}");
-    assert_eq!(text("resource_id").as_deref(), Some(expected.resource_id), "{at}");
+    assert_eq!(text("resource_id").as_deref(), expected.resource_id, "{at}");
+    let parties: Vec<String> = sqlx::query_scalar("SELECT party_id FROM audit_record_parties WHERE record_id = $1")
+        .bind(row.get::<Vec<u8>, _>("record_id"))
+        .fetch_all(app.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(parties, vec![expected.party.to_string()], "{at}: the record is about the party");
     assert_eq!(text("fields").as_deref(), Some(expected.fields), "{at}");
     assert_eq!(text("outcome").as_deref(), Some("allowed"), "{at}");
     assert_eq!(text("error_code"), None, "{at}");
@@ -163,56 +171,83 @@ async fn every_read_search_and_write_leaves_exactly_one_audit_record_with_names_
         purpose,
         on_behalf_of,
         resource_id,
+        party: "",
         fields,
         status,
     };
 
     // POST /v1/parties: the id is only known from the answer.
-    let create = expect("party.create", Role::Ingest, "ingest", None, "", "", 201);
+    let create = expect("party.create", Role::Ingest, "ingest", None, None, "", 201);
     let answer = send_counted(&app, (Method::POST, "/v1/parties", Some(&party(1))), &create).await;
     let id = answer.body["id"].as_str().unwrap_or_else(|| panic!("{}", answer.body)).to_string();
     let written = "external_ref,full_name,national_id,phones,emails,address,date_of_birth";
-    check_newest_record(&app, &answer, &Expected { resource_id: &id, fields: written, ..create }, &secrets).await;
+    check_newest_record(
+        &app,
+        &answer,
+        &Expected { resource_id: Some(&id), party: &id, fields: written, ..create },
+        &secrets,
+    )
+    .await;
 
     let party_path = format!("/v1/parties/{id}");
-    let read = expect("party.read", Role::Compliance, "compliance_review", Some(AGENT), &id, ALL_CLEAR, 200);
+    let read = expect("party.read", Role::Compliance, "compliance_review", Some(AGENT), Some(&id), ALL_CLEAR, 200);
+    let read = Expected { party: &id, ..read };
     let answer = audited(&app, (Method::GET, &party_path, None), read, &secrets).await;
     assert_eq!(answer.body["national_id"]["number"], "739100001", "the read served data");
 
     let by_phone = json!({"phone": "+573157300001"});
     let agent_view =
         "by:phone,external_ref:clear,full_name:clear,national_id:masked,phones:masked,emails:masked,address:masked";
-    let search = expect("party.search", Role::Agent, "collection", Some(AGENT), &id, agent_view, 200);
+    let search = expect("party.search", Role::Agent, "collection", Some(AGENT), None, agent_view, 200);
+    let search = Expected { party: &id, ..search };
     let answer = audited(&app, (Method::POST, "/v1/parties:search", Some(&by_phone)), search, &secrets).await;
     assert_eq!(answer.body["results"][0]["id"], id.as_str());
 
-    let patch = expect("party.update", Role::Agent, "collection", Some(AGENT), &id, "phones", 200);
+    let patch = expect("party.update", Role::Agent, "collection", Some(AGENT), Some(&id), "phones", 200);
+    let patch = Expected { party: &id, ..patch };
     audited(&app, (Method::PATCH, &party_path, Some(&new_phones())), patch, &secrets).await;
 
-    let create = expect("obligation.create", Role::Ingest, "ingest", None, &id, "obligation", 201);
-    let answer = audited(&app, (Method::POST, "/v1/obligations", Some(&obligation_body(&id))), create, &secrets).await;
+    let create = expect("obligation.create", Role::Ingest, "ingest", None, None, "obligation", 201);
+    let create = Expected { party: &id, ..create };
+    let answer = send_counted(&app, (Method::POST, "/v1/obligations", Some(&obligation_body(&id))), &create).await;
     let obligation = answer.body["id"].as_str().unwrap().to_string();
+    let create = Expected { resource_id: Some(&obligation), ..create };
+    check_newest_record(&app, &answer, &create, &secrets).await;
 
     let obligation_path = format!("/v1/obligations/{obligation}");
-    let read = expect("obligation.read", Role::Agent, "collection", Some(AGENT), &id, "obligation", 200);
+    let read = Expected {
+        party: &id,
+        ..expect("obligation.read", Role::Agent, "collection", Some(AGENT), Some(&obligation), "obligation", 200)
+    };
     audited(&app, (Method::GET, &obligation_path, None), read, &secrets).await;
 
     let payments = format!("{obligation_path}/payments");
     let payment = json!({"amount": "100.00", "paid_on": "2026-01-10"});
-    let pay = expect("payment.create", Role::Agent, "collection", Some(AGENT), &id, "payment", 201);
+    let pay = Expected {
+        party: &id,
+        ..expect("payment.create", Role::Agent, "collection", Some(AGENT), Some(&obligation), "payment", 201)
+    };
     audited(&app, (Method::POST, &payments, Some(&payment)), pay, &secrets).await;
 
     let promise = json!({"amount": "50.00", "promised_date": "2026-02-01"});
     let promises = format!("{obligation_path}/promises");
-    let promise_create = expect("promise.create", Role::Agent, "collection", None, &id, "promise", 201);
+    let promise_create = Expected {
+        party: &id,
+        ..expect("promise.create", Role::Agent, "collection", None, Some(&obligation), "promise", 201)
+    };
     audited(&app, (Method::POST, &promises, Some(&promise)), promise_create, &secrets).await;
 
-    let list = expect("payment.read", Role::Compliance, "compliance_review", None, &id, "obligation", 200);
+    let list = Expected {
+        party: &id,
+        ..expect("payment.read", Role::Compliance, "compliance_review", None, Some(&obligation), "obligation", 200)
+    };
     let answer = audited(&app, (Method::GET, &payments, None), list, &secrets).await;
     assert_eq!(answer.body["items"].as_array().map(Vec::len), Some(1), "{}", answer.body);
 
     let of_party = format!("{party_path}/obligations");
-    let list = expect("party.obligations.read", Role::Analyst, "segmentation", Some(AGENT), &id, "obligation", 200);
+    let list =
+        expect("party.obligations.read", Role::Analyst, "segmentation", Some(AGENT), Some(&id), "obligation", 200);
+    let list = Expected { party: &id, ..list };
     let answer = audited(&app, (Method::GET, &of_party, None), list, &secrets).await;
     assert_eq!(answer.body["items"][0]["id"], obligation.as_str());
     app.stop().await;

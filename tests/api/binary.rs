@@ -80,13 +80,17 @@ async fn deploy() -> Deployment {
     let key = dir.path().join("master.key");
     let out = Command::new(BIN).args(["keys", "generate", "--out"]).arg(&key).output().unwrap();
     assert!(out.status.success());
+    let audit_key = dir.path().join("audit-signing.key");
+    let out = Command::new(BIN).args(["audit", "keygen", "--out"]).arg(&audit_key).output().unwrap();
+    assert!(out.status.success());
     let database_url = fresh_database(dir.path()).await;
     let config = dir.path().join("custodia.toml");
     std::fs::write(
         &config,
         format!(
-            "database_url = \"{database_url}\"\nmaster_key_file = \"{}\"\nlisten = \"127.0.0.1:0\"\n",
-            key.display()
+            "database_url = \"{database_url}\"\nmaster_key_file = \"{}\"\nlisten = \"127.0.0.1:0\"\naudit = {{ signing_key_file = \"{}\", seal_every_ms = 200 }}\n",
+            key.display(),
+            audit_key.display()
         ),
     )
     .unwrap();

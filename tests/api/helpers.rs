@@ -80,6 +80,11 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let mut config = Config::with_database(database_url.clone());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.master_key_file = Some(key_file.clone());
+    let audit_key = dir.path().join("audit-signing.key");
+    custodia::audit::signer::write_new_key(&audit_key, "custodia-test-audit").unwrap();
+    config.audit.signing_key_file = Some(audit_key);
+    config.audit.checkpoint_dir = Some(dir.path().join("checkpoints"));
+    config.audit.seal_every_ms = 200;
     config.rate_limit_per_second = options.rate_per_second;
     config.rate_limit_burst = options.burst;
     config.max_body_bytes = options.max_body_bytes;

@@ -3,6 +3,7 @@
 
 mod access_matrix;
 mod at_rest;
+mod audit_log;
 mod audit_trail;
 mod bad_input;
 mod binary;

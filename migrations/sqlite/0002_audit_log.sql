@@ -1,0 +1,70 @@
+-- Tamper-evident audit log (issue 3): one Merkle log per tenant plus `_gateway` for
+-- requests without a tenant. Records keep their insertion columns untouched; sealing
+-- only sets `leaf_index` (not covered by the leaf hash) and adds nodes and checkpoints.
+
+ALTER TABLE audit_records ADD COLUMN log_id TEXT NOT NULL DEFAULT '_gateway';
+ALTER TABLE audit_records ADD COLUMN record_id BLOB;
+ALTER TABLE audit_records ADD COLUMN evidence BLOB;
+-- The record's parties and their chain links, encoded as in the leaf (list<party>).
+ALTER TABLE audit_records ADD COLUMN parties BLOB;
+ALTER TABLE audit_records ADD COLUMN leaf_index INTEGER;
+UPDATE audit_records SET log_id = COALESCE(tenant_id, '_gateway'), record_id = randomblob(16);
+
+DROP INDEX audit_records_tenant;
+DROP INDEX audit_records_resource;
+CREATE UNIQUE INDEX audit_records_record_id ON audit_records(record_id);
+CREATE UNIQUE INDEX audit_records_leaf ON audit_records(log_id, leaf_index);
+CREATE INDEX audit_records_unsealed ON audit_records(log_id, seq) WHERE leaf_index IS NULL;
+CREATE INDEX audit_records_by_log ON audit_records(log_id, record_id);
+CREATE INDEX audit_records_by_client ON audit_records(log_id, client_id, record_id);
+CREATE INDEX audit_records_by_action ON audit_records(log_id, action, record_id);
+CREATE INDEX audit_records_by_time ON audit_records(log_id, recorded_at);
+
+-- Which records are about which party: the index behind party searches and exports.
+-- The chain links themselves live in the record row (`parties`).
+CREATE TABLE audit_record_parties (
+    log_id     TEXT NOT NULL,
+    party_id   TEXT NOT NULL,
+    record_id  BLOB NOT NULL,
+    PRIMARY KEY (log_id, party_id, record_id)
+) WITHOUT ROWID;
+
+-- The latest record about each party: the row writers lock to extend the chain.
+CREATE TABLE audit_party_heads (
+    log_id     TEXT NOT NULL,
+    party_id   TEXT NOT NULL,
+    last_hash  BLOB,
+    PRIMARY KEY (log_id, party_id)
+) WITHOUT ROWID;
+
+-- Hash of every complete aligned subtree (level 0 = leaves), for proofs without rehashing.
+CREATE TABLE audit_nodes (
+    log_id  TEXT NOT NULL,
+    level   INTEGER NOT NULL,
+    idx     INTEGER NOT NULL,
+    hash    BLOB NOT NULL,
+    PRIMARY KEY (log_id, level, idx)
+) WITHOUT ROWID;
+
+-- Signed checkpoints. UNIQUE (log_id, prev_size) is the fence: two sealers extending
+-- the same tree can never both commit, so a log cannot fork.
+CREATE TABLE audit_checkpoints (
+    log_id      TEXT NOT NULL,
+    tree_size   INTEGER NOT NULL,
+    prev_size   INTEGER NOT NULL,
+    root        BLOB NOT NULL,
+    note        TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (log_id, tree_size),
+    UNIQUE (log_id, prev_size)
+);
+
+-- Witness cosignatures, kept with the checkpoint they sign.
+CREATE TABLE audit_cosignatures (
+    log_id     TEXT NOT NULL,
+    tree_size  INTEGER NOT NULL,
+    witness    TEXT NOT NULL,
+    line       TEXT NOT NULL,
+    added_at   TEXT NOT NULL,
+    PRIMARY KEY (log_id, tree_size, witness)
+);

@@ -1,0 +1,363 @@
+//! The audit record as the log commits to it: its canonical byte encoding (the Merkle
+//! leaf data, specified byte by byte in `audit/FORMAT.md`) and its JSON form (exports,
+//! API answers). Both are derived from [`Record`], so the two cannot drift apart.
+//!
+//! Only fields fixed when the record is written are encoded; the leaf index, set when
+//! the record is sealed, is implied by the record's position in the tree.
+
+use super::merkle::{self, Hash};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// Version byte that starts every encoded record.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// The log of requests that carried no valid tenant (unauthenticated refusals).
+pub const GATEWAY_LOG: &str = "_gateway";
+
+/// One party a record is about, with the leaf hash of the previous record about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartyLink {
+    pub party: String,
+    pub prev_leaf_hash: Option<Hash>,
+}
+
+/// An audit record's committed content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub log: String,
+    pub recorded_at: String,
+    pub request_id: String,
+    pub client_id: Option<String>,
+    pub role: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub purpose: Option<String>,
+    pub action: String,
+    pub resource_id: Option<String>,
+    pub fields: Vec<String>,
+    pub outcome: String,
+    pub status: u16,
+    pub error_code: Option<String>,
+    pub evidence_sha256: Option<Hash>,
+    /// Sorted by party id, no duplicates.
+    pub parties: Vec<PartyLink>,
+}
+
+impl Record {
+    /// The canonical encoding: the exact bytes the leaf hash covers.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        out.push(FORMAT_VERSION);
+        put_str(&mut out, &self.log);
+        put_str(&mut out, &self.recorded_at);
+        put_str(&mut out, &self.request_id);
+        put_opt_str(&mut out, self.client_id.as_deref());
+        put_opt_str(&mut out, self.role.as_deref());
+        put_opt_str(&mut out, self.on_behalf_of.as_deref());
+        put_opt_str(&mut out, self.purpose.as_deref());
+        put_str(&mut out, &self.action);
+        put_opt_str(&mut out, self.resource_id.as_deref());
+        put_len(&mut out, self.fields.len());
+        for field in &self.fields {
+            put_str(&mut out, field);
+        }
+        put_str(&mut out, &self.outcome);
+        out.extend_from_slice(&self.status.to_be_bytes());
+        put_opt_str(&mut out, self.error_code.as_deref());
+        put_opt_hash(&mut out, self.evidence_sha256.as_ref());
+        out.extend_from_slice(&self.encode_parties());
+        out
+    }
+
+    /// The `list<party>` part of the encoding alone (stored in the record's row).
+    pub fn encode_parties(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.parties.len() * 74);
+        put_len(&mut out, self.parties.len());
+        for link in &self.parties {
+            put_str(&mut out, &link.party);
+            put_opt_hash(&mut out, link.prev_leaf_hash.as_ref());
+        }
+        out
+    }
+
+    /// SHA-256(0x00 || encoding), RFC 6962.
+    pub fn leaf_hash(&self) -> Hash {
+        merkle::leaf_hash(&self.encode())
+    }
+
+    /// The JSON form, with the record's position when it is sealed.
+    pub fn to_json(&self, index: Option<u64>, prev_indices: &[Option<u64>]) -> RecordJson {
+        RecordJson {
+            index,
+            log: self.log.clone(),
+            recorded_at: self.recorded_at.clone(),
+            request_id: self.request_id.clone(),
+            client_id: self.client_id.clone(),
+            role: self.role.clone(),
+            on_behalf_of: self.on_behalf_of.clone(),
+            purpose: self.purpose.clone(),
+            action: self.action.clone(),
+            resource_id: self.resource_id.clone(),
+            fields: self.fields.clone(),
+            outcome: self.outcome.clone(),
+            status: self.status,
+            error_code: self.error_code.clone(),
+            evidence_sha256: self.evidence_sha256.map(|h| B64.encode(h)),
+            parties: self
+                .parties
+                .iter()
+                .enumerate()
+                .map(|(i, link)| PartyLinkJson {
+                    party: link.party.clone(),
+                    prev_leaf_hash: link.prev_leaf_hash.map(|h| B64.encode(h)),
+                    prev_index: prev_indices.get(i).copied().flatten(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, len: usize) {
+    // Lengths come from in-memory strings and lists far below 4 GiB.
+    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, value: &str) {
+    put_len(out, value.len());
+    out.extend_from_slice(value.as_bytes());
+}
+
+fn put_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            put_str(out, v);
+        }
+    }
+}
+
+fn put_opt_hash(out: &mut Vec<u8>, value: Option<&Hash>) {
+    match value {
+        None => out.push(0),
+        Some(h) => {
+            out.push(1);
+            out.extend_from_slice(h);
+        }
+    }
+}
+
+/// A record as JSON (one NDJSON line in exports; search and proof answers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordJson {
+    /// Leaf index in the tenant's log; null until sealed. Not covered by the leaf hash.
+    pub index: Option<u64>,
+    pub log: String,
+    pub recorded_at: String,
+    pub request_id: String,
+    pub client_id: Option<String>,
+    pub role: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub purpose: Option<String>,
+    pub action: String,
+    pub resource_id: Option<String>,
+    pub fields: Vec<String>,
+    pub outcome: String,
+    pub status: u16,
+    pub error_code: Option<String>,
+    /// Base64 SHA-256 of an attached event (consent, flag), if any.
+    pub evidence_sha256: Option<String>,
+    pub parties: Vec<PartyLinkJson>,
+}
+
+/// One party of a record in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PartyLinkJson {
+    pub party: String,
+    /// Base64 leaf hash of the previous record about this party; null for its first.
+    pub prev_leaf_hash: Option<String>,
+    /// Index of that previous record, when known. Not covered by the leaf hash.
+    pub prev_index: Option<u64>,
+}
+
+/// A JSON record that does not decode back into a record.
+#[derive(Debug, thiserror::Error)]
+#[error("record JSON: {0}")]
+pub struct BadRecordJson(&'static str);
+
+impl RecordJson {
+    /// Back to the committed content (for verifying exported records).
+    pub fn to_record(&self) -> Result<Record, BadRecordJson> {
+        let parties = self
+            .parties
+            .iter()
+            .map(|p| {
+                Ok(PartyLink {
+                    party: p.party.clone(),
+                    prev_leaf_hash: p.prev_leaf_hash.as_deref().map(decode_hash).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, BadRecordJson>>()?;
+        Ok(Record {
+            log: self.log.clone(),
+            recorded_at: self.recorded_at.clone(),
+            request_id: self.request_id.clone(),
+            client_id: self.client_id.clone(),
+            role: self.role.clone(),
+            on_behalf_of: self.on_behalf_of.clone(),
+            purpose: self.purpose.clone(),
+            action: self.action.clone(),
+            resource_id: self.resource_id.clone(),
+            fields: self.fields.clone(),
+            outcome: self.outcome.clone(),
+            status: self.status,
+            error_code: self.error_code.clone(),
+            evidence_sha256: self.evidence_sha256.as_deref().map(decode_hash).transpose()?,
+            parties,
+        })
+    }
+}
+
+/// Decodes a standard-base64 32-byte hash.
+pub fn decode_hash(text: &str) -> Result<Hash, BadRecordJson> {
+    let bytes = B64.decode(text).map_err(|_| BadRecordJson("hash is not base64"))?;
+    bytes.try_into().map_err(|_| BadRecordJson("hash is not 32 bytes"))
+}
+
+/// Reads back [`Record::encode_parties`]; an empty value (rows written before the
+/// chain existed) is no parties.
+pub fn decode_parties(bytes: &[u8]) -> Result<Vec<PartyLink>, BadRecordJson> {
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut reader = Reader(bytes);
+    let count = reader.len()?;
+    let mut parties = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let party = reader.str()?;
+        let prev_leaf_hash = match reader.take(1)? {
+            [0] => None,
+            [1] => Some(reader.take(32)?.try_into().map_err(|_| BadRecordJson("short hash"))?),
+            _ => return Err(BadRecordJson("bad presence byte")),
+        };
+        parties.push(PartyLink { party, prev_leaf_hash });
+    }
+    if reader.0.is_empty() {
+        Ok(parties)
+    } else {
+        Err(BadRecordJson("trailing bytes after parties"))
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], BadRecordJson> {
+        if self.0.len() < n {
+            return Err(BadRecordJson("truncated parties"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn len(&mut self) -> Result<usize, BadRecordJson> {
+        let bytes: [u8; 4] = self.take(4)?.try_into().map_err(|_| BadRecordJson("short length"))?;
+        Ok(u32::from_be_bytes(bytes) as usize)
+    }
+
+    fn str(&mut self) -> Result<String, BadRecordJson> {
+        let len = self.len()?;
+        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| BadRecordJson("party id is not UTF-8"))
+    }
+}
+
+/// Splits the stored comma-joined field list (field names never contain commas).
+pub fn split_fields(stored: &str) -> Vec<String> {
+    if stored.is_empty() {
+        Vec::new()
+    } else {
+        stored.split(',').map(str::to_string).collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        Record {
+            log: "demo".into(),
+            recorded_at: "2026-11-23T12:00:00.000000Z".into(),
+            request_id: "req-1".into(),
+            client_id: Some("c1".into()),
+            role: Some("agent".into()),
+            on_behalf_of: None,
+            purpose: Some("collection".into()),
+            action: "party.read".into(),
+            resource_id: Some("p1".into()),
+            fields: vec!["names:clear".into(), "phones:masked".into()],
+            outcome: "allowed".into(),
+            status: 200,
+            error_code: None,
+            evidence_sha256: None,
+            parties: vec![PartyLink { party: "p1".into(), prev_leaf_hash: Some([7; 32]) }],
+        }
+    }
+
+    #[test]
+    fn json_round_trips_to_the_same_leaf() {
+        let record = sample();
+        let json = serde_json::to_string(&record.to_json(Some(3), &[Some(1)])).unwrap();
+        let back: RecordJson = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.to_record().unwrap().leaf_hash(), record.leaf_hash());
+    }
+
+    #[test]
+    fn every_field_changes_the_leaf() {
+        let base = sample().leaf_hash();
+        type Edit = Box<dyn Fn(&mut Record)>;
+        let edits: Vec<Edit> = vec![
+            Box::new(|r| r.log = "other".into()),
+            Box::new(|r| r.recorded_at = "2026-11-23T12:00:00.000001Z".into()),
+            Box::new(|r| r.request_id = "req-2".into()),
+            Box::new(|r| r.client_id = None),
+            Box::new(|r| r.role = Some("dialer".into())),
+            Box::new(|r| r.on_behalf_of = Some("ana".into())),
+            Box::new(|r| r.purpose = None),
+            Box::new(|r| r.action = "party.update".into()),
+            Box::new(|r| r.resource_id = None),
+            Box::new(|r| r.fields.pop().map(|_| ()).unwrap_or(())),
+            Box::new(|r| r.outcome = "denied".into()),
+            Box::new(|r| r.status = 403),
+            Box::new(|r| r.error_code = Some("x".into())),
+            Box::new(|r| r.evidence_sha256 = Some([1; 32])),
+            Box::new(|r| r.parties[0].prev_leaf_hash = None),
+            Box::new(|r| r.parties.clear()),
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            let mut r = sample();
+            edit(&mut r);
+            assert_ne!(r.leaf_hash(), base, "edit {i} left the leaf unchanged");
+        }
+    }
+
+    #[test]
+    fn parties_round_trip_through_their_column() {
+        let record = sample();
+        assert_eq!(decode_parties(&record.encode_parties()).unwrap(), record.parties);
+        assert!(decode_parties(&[]).unwrap().is_empty());
+        assert!(decode_parties(&[0, 0, 0, 1]).is_err());
+    }
+
+    #[test]
+    fn length_prefixes_keep_adjacent_fields_apart() {
+        let mut a = sample();
+        let mut b = sample();
+        a.fields = vec!["ab".into(), "c".into()];
+        b.fields = vec!["a".into(), "bc".into()];
+        assert_ne!(a.encode(), b.encode());
+    }
+}

@@ -1,0 +1,265 @@
+//! The sealer: gives committed records their leaf index, in order, stores the new tree
+//! nodes and writes a signed checkpoint, every `every_records` records or `every`
+//! seconds, for each log.
+//!
+//! Exactly one sealer extends a log at a time, on any number of gateway instances: a
+//! round runs in one write transaction under a per-log advisory lock (PostgreSQL) or the
+//! single writer (SQLite), and the checkpoint insert is fenced by `UNIQUE (log_id,
+//! prev_size)`, so even a sealer that somehow lost its lock cannot fork the log: its
+//! commit fails and nothing of its round remains.
+
+use super::merkle::{self, Hash};
+use super::rows::{self, StoredRecord};
+use super::signer::AuditSigner;
+use crate::clock::Clock;
+use crate::db::{self, Conn, Db, SqlValue};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// When to seal and where to publish.
+#[derive(Clone, Debug)]
+pub struct SealerConfig {
+    pub every_records: usize,
+    pub every: Duration,
+    /// Most records one round seals (bounds one transaction).
+    pub max_round: usize,
+    /// Directory checkpoints are also written to, one sub-directory per log.
+    pub publish_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error(transparent)]
+    Row(#[from] rows::RowError),
+    #[error(transparent)]
+    Merkle(#[from] merkle::MerkleError),
+    #[error("signing the checkpoint: {0}")]
+    Sign(String),
+    #[error("another sealer extended log {log} first; this round was rolled back")]
+    Fenced { log: String },
+}
+
+/// A checkpoint as stored.
+#[derive(Clone, Debug)]
+pub struct StoredCheckpoint {
+    pub log: String,
+    pub size: u64,
+    pub root: Hash,
+    /// The signed note, as signed by the gateway (cosignatures are kept apart).
+    pub note: String,
+}
+
+/// Lets writers tell the sealer task that records arrived.
+#[derive(Clone, Debug, Default)]
+pub struct SealerHandle {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    appended: Mutex<HashMap<String, usize>>,
+    wake: Notify,
+    every_records: usize,
+}
+
+impl SealerHandle {
+    pub fn new(every_records: usize) -> Self {
+        Self { shared: Arc::new(Shared { every_records, ..Shared::default() }) }
+    }
+
+    /// Counts records written to `logs`; wakes the sealer once a log has enough.
+    pub fn note_appended(&self, logs: &[String]) {
+        let Ok(mut counts) = self.shared.appended.lock() else { return };
+        let mut full = false;
+        for log in logs {
+            let count = counts.entry(log.clone()).or_insert(0);
+            *count += 1;
+            full |= *count >= self.shared.every_records;
+        }
+        if full {
+            counts.clear();
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+/// Runs sealing rounds until the process ends.
+pub async fn run(db: Db, signer: Arc<AuditSigner>, clock: Clock, config: SealerConfig, handle: SealerHandle) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(config.every) => {},
+            _ = handle.shared.wake.notified() => {},
+        }
+        if let Err(error) = seal_all(&db, &signer, &clock, &config).await {
+            tracing::warn!(%error, "sealing round failed; will retry");
+        }
+    }
+}
+
+/// Seals every log that has unsealed records, until none is left.
+pub async fn seal_all(db: &Db, signer: &AuditSigner, clock: &Clock, config: &SealerConfig) -> Result<(), SealError> {
+    let logs: Vec<String> = sqlx::query_scalar("SELECT DISTINCT log_id FROM audit_records WHERE leaf_index IS NULL")
+        .fetch_all(db.reader())
+        .await?;
+    for log in logs {
+        loop {
+            match seal_round(db, signer, clock, config, &log).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(SealError::Fenced { .. }) => break,
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One round for `log`: seals up to `max_round` records and writes their checkpoint.
+/// Returns it, or None when nothing was waiting.
+pub async fn seal_round(
+    db: &Db,
+    signer: &AuditSigner,
+    clock: &Clock,
+    config: &SealerConfig,
+    log: &str,
+) -> Result<Option<StoredCheckpoint>, SealError> {
+    let mut tx = db.begin_write().await?;
+    db.advisory_lock(&mut tx, "audit-seal", log).await?;
+    let old_size = latest_size(&mut tx, log).await?;
+    let pending = load_unsealed(&mut tx, log, config.max_round).await?;
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    let leaves: Vec<Hash> = pending.iter().map(|r| r.record.leaf_hash()).collect();
+    let edge = fetch_nodes(&mut tx, log, &merkle::right_edge_nodes(old_size)).await?;
+    let mut tree = merkle::TreeBuilder::from_right_edge(old_size, &edge)?;
+    let mut created = Vec::with_capacity(leaves.len() * 2);
+    for leaf in &leaves {
+        tree.push_with(*leaf, |node| created.push(node))?;
+    }
+    store_nodes(&mut tx, log, &created).await?;
+    assign_indices(&mut tx, &pending, old_size).await?;
+    let (new_size, root) = (tree.size(), tree.root());
+    let note = signer.sign_checkpoint(log, new_size, &root, clock.now()).map_err(|e| SealError::Sign(e.to_string()))?;
+    let inserted = sqlx::query(
+        "INSERT INTO audit_checkpoints (log_id, tree_size, prev_size, root, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(log)
+    .bind(to_i64(new_size))
+    .bind(to_i64(old_size))
+    .bind(root.to_vec())
+    .bind(&note)
+    .bind(crate::clock::to_db_time(clock.now()))
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Err(e) if db::is_unique_violation(&e) => return Err(SealError::Fenced { log: log.to_string() }),
+        other => other?,
+    };
+    tx.commit().await?;
+    metrics::counter!("custodia_audit_sealed_records_total").increment(leaves.len() as u64);
+    let checkpoint = StoredCheckpoint { log: log.to_string(), size: new_size, root, note };
+    if let Some(dir) = &config.publish_dir {
+        if let Err(error) = publish(dir, &checkpoint) {
+            tracing::warn!(%error, log, "could not publish checkpoint to the directory");
+        }
+    }
+    Ok(Some(checkpoint))
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Size of the latest checkpoint (0 for a log never sealed).
+pub async fn latest_size(conn: &mut Conn, log: &str) -> Result<u64, sqlx::Error> {
+    let size: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM audit_checkpoints WHERE log_id = $1")
+        .bind(log)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(size.unwrap_or(0).max(0) as u64)
+}
+
+async fn load_unsealed(conn: &mut Conn, log: &str, max: usize) -> Result<Vec<StoredRecord>, SealError> {
+    let sql = format!(
+        "SELECT {} FROM audit_records WHERE log_id = $1 AND leaf_index IS NULL ORDER BY seq LIMIT $2",
+        rows::COLUMNS
+    );
+    let found = sqlx::query(&sql).bind(log).bind(to_i64(max as u64)).fetch_all(&mut *conn).await?;
+    Ok(found.iter().map(rows::decode).collect::<Result<_, _>>()?)
+}
+
+/// Fetches stored nodes by (level, index); missing ones are simply absent.
+pub async fn fetch_nodes(
+    conn: &mut Conn,
+    log: &str,
+    wanted: &[(u8, u64)],
+) -> Result<HashMap<(u8, u64), Hash>, sqlx::Error> {
+    let mut found = HashMap::with_capacity(wanted.len());
+    for chunk in wanted.chunks(60) {
+        let conditions: Vec<String> =
+            (0..chunk.len()).map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 2, 2 * i + 3)).collect();
+        let sql =
+            format!("SELECT level, idx, hash FROM audit_nodes WHERE log_id = $1 AND ({})", conditions.join(" OR "));
+        let mut query = sqlx::query_as::<_, (i64, i64, Vec<u8>)>(&sql).bind(log);
+        for (level, idx) in chunk {
+            query = query.bind(i64::from(*level)).bind(to_i64(*idx));
+        }
+        for (level, idx, hash) in query.fetch_all(&mut *conn).await? {
+            if let (Ok(level), Ok(idx), Ok(hash)) = (u8::try_from(level), u64::try_from(idx), hash.try_into()) {
+                found.insert((level, idx), hash);
+            }
+        }
+    }
+    Ok(found)
+}
+
+async fn store_nodes(conn: &mut Conn, log: &str, nodes: &[merkle::StoredNode]) -> Result<(), sqlx::Error> {
+    let rows: Vec<Vec<SqlValue>> = nodes
+        .iter()
+        .map(|node| {
+            vec![
+                SqlValue::Text(log.to_string()),
+                SqlValue::Int(i64::from(node.level)),
+                SqlValue::Int(to_i64(node.index)),
+                SqlValue::Blob(node.hash.to_vec()),
+            ]
+        })
+        .collect();
+    db::insert_many(conn, "audit_nodes", &["log_id", "level", "idx", "hash"], &rows).await
+}
+
+/// Sets `leaf_index` for the round's records, many rows per statement.
+async fn assign_indices(conn: &mut Conn, records: &[StoredRecord], first: u64) -> Result<(), sqlx::Error> {
+    let alias = if super::store::is_postgres(conn) { "v(column1, column2)" } else { "v" };
+    let numbered: Vec<SqlValue> = records
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| [SqlValue::Int(r.seq), SqlValue::Int(to_i64(first + i as u64))])
+        .collect();
+    for chunk in numbered.chunks(200) {
+        let sql = format!(
+            "UPDATE audit_records SET leaf_index = {alias_name}.column2 FROM (VALUES {}) AS {alias} WHERE audit_records.seq = {alias_name}.column1",
+            db::values_placeholders(chunk.len() / 2, 2),
+            alias_name = "v",
+        );
+        db::bind_all(sqlx::query(&sql), chunk).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Writes `<dir>/<log>/checkpoint` (the latest, replaced atomically) and keeps
+/// `<dir>/<log>/<size>.checkpoint`, for a witness or regulator to copy.
+fn publish(dir: &std::path::Path, checkpoint: &StoredCheckpoint) -> std::io::Result<()> {
+    let log_dir = dir.join(&checkpoint.log);
+    std::fs::create_dir_all(&log_dir)?;
+    std::fs::write(log_dir.join(format!("{}.checkpoint", checkpoint.size)), &checkpoint.note)?;
+    let temp = log_dir.join(".checkpoint.tmp");
+    std::fs::write(&temp, &checkpoint.note)?;
+    std::fs::rename(temp, log_dir.join("checkpoint"))
+}

@@ -1,0 +1,168 @@
+//! Writing records: content columns, the parties each record is about, and the
+//! per-party chain (each record carries the leaf hash of the previous record about the
+//! same party, DESIGN.md "Audit").
+//!
+//! The chain is extended under a lock on each party's head row, so two writers (two
+//! gateway instances on PostgreSQL) can never give two records the same predecessor.
+//! Head rows are created first (`ON CONFLICT DO NOTHING` waits for a concurrent creator)
+//! and then locked in party order, which keeps lock order the same in every transaction.
+
+use super::merkle::Hash;
+use super::record::{PartyLink, Record};
+use crate::db::{self, Conn, SqlValue};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A record about to be written: its content without the chain links, which are filled
+/// in here, under the head locks.
+#[derive(Clone, Debug)]
+pub struct Draft {
+    pub record: Record,
+    /// The tenant column (None for the gateway log).
+    pub tenant_id: Option<String>,
+}
+
+/// Inserts `drafts` in order inside the caller's transaction, linking each into its
+/// parties' chains. Returns the leaf hash of each record.
+pub async fn insert(conn: &mut Conn, mut drafts: Vec<Draft>) -> Result<Vec<Hash>, sqlx::Error> {
+    let keys: BTreeSet<(String, String)> =
+        drafts.iter().flat_map(|d| d.record.parties.iter().map(|p| (d.record.log.clone(), p.party.clone()))).collect();
+    let mut heads = lock_heads(conn, &keys).await?;
+    let mut hashes = Vec::with_capacity(drafts.len());
+    for draft in &mut drafts {
+        let log = draft.record.log.clone();
+        for link in &mut draft.record.parties {
+            link.prev_leaf_hash = heads.get(&(log.clone(), link.party.clone())).copied().flatten();
+        }
+        let hash = draft.record.leaf_hash();
+        for link in &draft.record.parties {
+            heads.insert((log.clone(), link.party.clone()), Some(hash));
+        }
+        hashes.push(hash);
+    }
+    insert_rows(conn, &drafts).await?;
+    save_heads(conn, &heads).await?;
+    Ok(hashes)
+}
+
+type Heads = BTreeMap<(String, String), Option<Hash>>;
+
+async fn lock_heads(conn: &mut Conn, keys: &BTreeSet<(String, String)>) -> Result<Heads, sqlx::Error> {
+    let mut heads = Heads::new();
+    if keys.is_empty() {
+        return Ok(heads);
+    }
+    let rows: Vec<Vec<SqlValue>> =
+        keys.iter().map(|(log, party)| vec![SqlValue::Text(log.clone()), SqlValue::Text(party.clone())]).collect();
+    db::insert_many_with(
+        conn,
+        "audit_party_heads",
+        &["log_id", "party_id"],
+        &rows,
+        "ON CONFLICT (log_id, party_id) DO NOTHING",
+    )
+    .await?;
+    let lock = if is_postgres(conn) { " FOR UPDATE" } else { "" };
+    let by_log: BTreeMap<&str, Vec<&str>> = keys.iter().fold(BTreeMap::new(), |mut acc, (log, party)| {
+        acc.entry(log.as_str()).or_insert_with(Vec::new).push(party.as_str());
+        acc
+    });
+    for (log, parties) in by_log {
+        for chunk in parties.chunks(150) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT party_id, last_hash FROM audit_party_heads WHERE log_id = $1 AND party_id IN ({}) ORDER BY party_id{lock}",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String, Option<Vec<u8>>)>(&sql).bind(log);
+            for party in chunk {
+                query = query.bind(*party);
+            }
+            for (party, hash) in query.fetch_all(&mut *conn).await? {
+                heads.insert((log.to_string(), party), hash.and_then(|h| h.try_into().ok()));
+            }
+        }
+    }
+    Ok(heads)
+}
+
+async fn insert_rows(conn: &mut Conn, drafts: &[Draft]) -> Result<(), sqlx::Error> {
+    use SqlValue::{Blob, Int, OptText, Text};
+    let mut records = Vec::with_capacity(drafts.len());
+    let mut links = Vec::new();
+    for draft in drafts {
+        let r = &draft.record;
+        let record_id = uuid::Uuid::now_v7().as_bytes().to_vec();
+        records.push(vec![
+            Blob(record_id.clone()),
+            Text(r.log.clone()),
+            OptText(draft.tenant_id.clone()),
+            Text(r.recorded_at.clone()),
+            OptText(r.client_id.clone()),
+            OptText(r.role.clone()),
+            OptText(r.on_behalf_of.clone()),
+            Text(r.action.clone()),
+            OptText(r.resource_id.clone()),
+            OptText(r.purpose.clone()),
+            Text(r.fields.join(",")),
+            Text(r.outcome.clone()),
+            Int(i64::from(r.status)),
+            OptText(r.error_code.clone()),
+            Text(r.request_id.clone()),
+            SqlValue::OptBlob(r.evidence_sha256.map(|h| h.to_vec())),
+            Blob(r.encode_parties()),
+        ]);
+        for PartyLink { party, .. } in &r.parties {
+            links.push(vec![Text(r.log.clone()), Text(party.clone()), Blob(record_id.clone())]);
+        }
+    }
+    db::insert_many(conn, "audit_records", &RECORD_COLUMNS, &records).await?;
+    db::insert_many(conn, "audit_record_parties", &["log_id", "party_id", "record_id"], &links).await
+}
+
+/// Columns written when a record is inserted (`seq` and `leaf_index` are not).
+const RECORD_COLUMNS: [&str; 17] = [
+    "record_id",
+    "log_id",
+    "tenant_id",
+    "recorded_at",
+    "client_id",
+    "role",
+    "on_behalf_of",
+    "action",
+    "resource_id",
+    "purpose",
+    "fields",
+    "outcome",
+    "status",
+    "error_code",
+    "request_id",
+    "evidence",
+    "parties",
+];
+
+async fn save_heads(conn: &mut Conn, heads: &Heads) -> Result<(), sqlx::Error> {
+    let rows: Vec<Vec<SqlValue>> = heads
+        .iter()
+        .map(|((log, party), hash)| {
+            vec![
+                SqlValue::Text(log.clone()),
+                SqlValue::Text(party.clone()),
+                SqlValue::OptBlob(hash.map(|h| h.to_vec())),
+            ]
+        })
+        .collect();
+    db::insert_many_with(
+        conn,
+        "audit_party_heads",
+        &["log_id", "party_id", "last_hash"],
+        &rows,
+        "ON CONFLICT (log_id, party_id) DO UPDATE SET last_hash = excluded.last_hash",
+    )
+    .await
+}
+
+/// True on a PostgreSQL connection (row locks need `FOR UPDATE` there; SQLite's single
+/// writer already serialises).
+pub fn is_postgres(conn: &Conn) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("postgresql")
+}

@@ -1,0 +1,235 @@
+//! `custodia audit verify`: recomputes each log from the database and checks it against
+//! every signed checkpoint, and against a checkpoint kept outside the database.
+//!
+//! Streams records in leaf order once: each record's leaf hash is recomputed from its
+//! columns, its per-party links are checked against the chain so far, and the running
+//! tree's root is compared at every checkpoint size. Consecutive checkpoints are
+//! consistent because both roots are recomputed from one leaf sequence. The first
+//! failure stops the run and names the first bad index.
+
+use super::merkle::{Hash, TreeBuilder};
+use super::note::{Checkpoint, Note, VerifierKey};
+use super::rows;
+use crate::db::Db;
+use futures::TryStreamExt;
+use std::collections::HashMap;
+
+/// What a clean run checked.
+#[derive(Debug, Default)]
+pub struct LogReport {
+    pub log: String,
+    pub records: u64,
+    pub checkpoints: usize,
+    /// Records written but not sealed yet (not covered by any checkpoint).
+    pub unsealed: u64,
+}
+
+/// The first thing found wrong, with the index it concerns where there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error("log {log}: {message}")]
+    Checkpoint { log: String, message: String },
+    #[error("log {log}: record at index {index}: {message}")]
+    Record { log: String, index: u64, message: String },
+    #[error("log {log}: {message}")]
+    Log { log: String, message: String },
+}
+
+struct StoredCp {
+    size: u64,
+    root: Hash,
+}
+
+/// Every log in the database, in name order.
+pub async fn logs(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT log_id FROM audit_records GROUP BY log_id UNION SELECT log_id FROM audit_checkpoints GROUP BY log_id ORDER BY 1",
+    )
+    .fetch_all(db.reader())
+    .await
+}
+
+/// Verifies `log` (origin `origin`) with `key`, and against `trusted` when given.
+pub async fn verify_log(
+    db: &Db,
+    key: &VerifierKey,
+    origin: &str,
+    log: &str,
+    trusted: Option<&str>,
+) -> Result<LogReport, VerifyError> {
+    let fail_cp = |message: String| VerifyError::Checkpoint { log: log.to_string(), message };
+    let checkpoints = load_checkpoints(db, key, origin, log).await?;
+    let trusted = trusted
+        .map(|t| parse_checkpoint(t, key, origin))
+        .transpose()
+        .map_err(|m| fail_cp(format!("trusted checkpoint: {m}")))?;
+    let latest = checkpoints.last().map(|c| c.size).unwrap_or(0);
+    if let Some(t) = &trusted {
+        if t.size > latest {
+            return Err(fail_cp(format!(
+                "the log was truncated or rolled back: the trusted checkpoint has {} records, the database's latest checkpoint {latest}",
+                t.size
+            )));
+        }
+    }
+    let mut targets: Vec<(u64, Hash, &'static str)> =
+        checkpoints.iter().map(|c| (c.size, c.root, "signed checkpoint")).collect();
+    if let Some(t) = &trusted {
+        targets.push((t.size, t.root, "trusted checkpoint (history was rewritten)"));
+    }
+    targets.sort_by_key(|t| t.0);
+    let report = walk_records(db, log, latest, &targets).await?;
+    Ok(LogReport { log: log.to_string(), checkpoints: checkpoints.len(), ..report })
+}
+
+async fn load_checkpoints(db: &Db, key: &VerifierKey, origin: &str, log: &str) -> Result<Vec<StoredCp>, VerifyError> {
+    let rows: Vec<(i64, i64, Vec<u8>, String)> = sqlx::query_as(
+        "SELECT tree_size, prev_size, root, note FROM audit_checkpoints WHERE log_id = $1 ORDER BY tree_size",
+    )
+    .bind(log)
+    .fetch_all(db.reader())
+    .await?;
+    let mut out: Vec<StoredCp> = Vec::with_capacity(rows.len());
+    for (size, prev, root, note) in rows {
+        let fail = |message: String| VerifyError::Checkpoint { log: log.to_string(), message };
+        let parsed =
+            parse_checkpoint(&note, key, origin).map_err(|m| fail(format!("checkpoint of size {size}: {m}")))?;
+        let expected_prev = out.last().map(|c| c.size).unwrap_or(0);
+        if parsed.size != u64::try_from(size).unwrap_or(u64::MAX) || parsed.root.as_slice() != root.as_slice() {
+            return Err(fail(format!("checkpoint of size {size}: stored size/root differ from the signed note")));
+        }
+        if u64::try_from(prev).ok() != Some(expected_prev) {
+            return Err(fail(format!(
+                "checkpoint of size {size} does not extend the previous checkpoint ({expected_prev})"
+            )));
+        }
+        out.push(StoredCp { size: parsed.size, root: parsed.root });
+    }
+    Ok(out)
+}
+
+/// Parses a signed checkpoint note, checks its signature by `key` and its origin.
+pub fn parse_checkpoint(text: &str, key: &VerifierKey, origin: &str) -> Result<Checkpoint, String> {
+    let note = Note::parse(text).map_err(|e| format!("not a signed note: {e}"))?;
+    note.verify(std::slice::from_ref(key)).map_err(|e| format!("signature does not verify: {e}"))?;
+    let checkpoint = Checkpoint::parse(note.text()).map_err(|e| format!("not a checkpoint: {e}"))?;
+    if checkpoint.origin != origin {
+        return Err(format!("origin is `{}`, expected `{origin}`", checkpoint.origin));
+    }
+    Ok(checkpoint)
+}
+
+async fn walk_records(
+    db: &Db,
+    log: &str,
+    latest: u64,
+    targets: &[(u64, Hash, &'static str)],
+) -> Result<LogReport, VerifyError> {
+    let record_error = |index: u64, message: String| VerifyError::Record { log: log.to_string(), index, message };
+    let sql = format!(
+        "SELECT {} FROM audit_records WHERE log_id = $1 AND leaf_index IS NOT NULL ORDER BY leaf_index",
+        rows::COLUMNS
+    );
+    let mut stream = sqlx::query(&sql).bind(log).fetch(db.reader());
+    let mut tree = TreeBuilder::new();
+    let mut heads: HashMap<String, Hash> = HashMap::new();
+    let mut pending = targets.iter().filter(|t| t.0 > 0).peekable();
+    while let Some(row) = stream.try_next().await? {
+        let index = tree.size();
+        let stored = rows::decode(&row).map_err(|e| record_error(index, e.to_string()))?;
+        match stored.leaf_index {
+            Some(i) if i == index => {}
+            Some(i) if i > index => return Err(record_error(index, "missing: the record was deleted".into())),
+            other => return Err(record_error(index, format!("stored with unexpected index {other:?}"))),
+        }
+        if index >= latest {
+            return Err(record_error(index, "sealed but beyond the latest checkpoint: inserted after sealing".into()));
+        }
+        let leaf = stored.record.leaf_hash();
+        if let Err(message) = check_links(&stored.record, &mut heads, leaf) {
+            return Err(match locate_change(db, log, index + 1).await? {
+                Some(changed) => record_error(changed, "its content differs from what was sealed".into()),
+                None => record_error(index, message),
+            });
+        }
+        tree.push(leaf).map_err(|e| record_error(index, e.to_string()))?;
+        while let Some((size, root, what)) = pending.peek() {
+            if *size != tree.size() {
+                break;
+            }
+            if tree.root() != *root {
+                let first = match locate_change(db, log, *size).await? {
+                    Some(index) => format!("index {index} (its content differs from what was sealed)"),
+                    None => format!("before index {size} (the stored tree was rewritten too)"),
+                };
+                return Err(VerifyError::Log {
+                    log: log.to_string(),
+                    message: format!("tree of size {size} does not match its {what}; first bad record: {first}"),
+                });
+            }
+            pending.next();
+        }
+    }
+    if tree.size() < latest {
+        return Err(record_error(
+            tree.size(),
+            format!("missing: the log ends at {} but its checkpoint covers {latest}", tree.size()),
+        ));
+    }
+    let unsealed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_records WHERE log_id = $1 AND leaf_index IS NULL")
+            .bind(log)
+            .fetch_one(db.reader())
+            .await?;
+    Ok(LogReport { records: tree.size(), unsealed: u64::try_from(unsealed).unwrap_or(0), ..LogReport::default() })
+}
+
+/// Each party link must name the party's previous record (none for its first).
+fn check_links(record: &super::record::Record, heads: &mut HashMap<String, Hash>, leaf: Hash) -> Result<(), String> {
+    for link in &record.parties {
+        let expected = heads.get(&link.party);
+        if link.prev_leaf_hash.as_ref() != expected {
+            return Err(format!(
+                "its link to the previous record about party {} is broken (a record about that party was removed, inserted or reordered)",
+                link.party
+            ));
+        }
+    }
+    for link in &record.parties {
+        heads.insert(link.party.clone(), leaf);
+    }
+    Ok(())
+}
+
+/// Finds the first index below `upto` whose recomputed leaf differs from the leaf hash
+/// stored when it was sealed (None if the stored leaves were rewritten as well). Runs
+/// only after a failure, so it may take its time.
+async fn locate_change(db: &Db, log: &str, upto: u64) -> Result<Option<u64>, sqlx::Error> {
+    let bound = i64::try_from(upto).unwrap_or(i64::MAX);
+    let stored: HashMap<i64, Vec<u8>> =
+        sqlx::query_as("SELECT idx, hash FROM audit_nodes WHERE log_id = $1 AND level = 0 AND idx < $2")
+            .bind(log)
+            .bind(bound)
+            .fetch_all(db.reader())
+            .await?
+            .into_iter()
+            .collect();
+    let sql = format!(
+        "SELECT {} FROM audit_records WHERE log_id = $1 AND leaf_index IS NOT NULL AND leaf_index < $2 ORDER BY leaf_index",
+        rows::COLUMNS
+    );
+    let mut stream = sqlx::query(&sql).bind(log).bind(bound).fetch(db.reader());
+    let mut expected: i64 = 0;
+    while let Some(row) = stream.try_next().await? {
+        let Ok(record) = rows::decode(&row) else { return Ok(u64::try_from(expected).ok()) };
+        let index = record.leaf_index.and_then(|i| i64::try_from(i).ok()).unwrap_or(-1);
+        let sealed = stored.get(&expected).map(Vec::as_slice);
+        if index != expected || sealed != Some(record.record.leaf_hash().as_slice()) {
+            return Ok(u64::try_from(expected).ok());
+        }
+        expected += 1;
+    }
+    Ok((expected < bound).then(|| u64::try_from(expected).ok()).flatten())
+}
