@@ -30,6 +30,8 @@ const TABLES: &[&str] = &[
     "payments",
     "promises",
     "audit_records",
+    "audit_record_parties",
+    "audit_party_heads",
 ];
 
 #[tokio::main]

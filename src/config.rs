@@ -249,8 +249,9 @@ impl Config {
                 "`audit.seal_every_records` and `audit.seal_every_ms` must be > 0".into(),
             ));
         }
-        if self.audit.origin_prefix.is_empty() || self.audit.origin_prefix.chars().any(char::is_whitespace) {
-            return Err(ConfigError::Invalid("`audit.origin_prefix` must be non-empty and without spaces".into()));
+        let prefix = &self.audit.origin_prefix;
+        if prefix.is_empty() || prefix.chars().any(|c| c.is_whitespace() || c == '+') {
+            return Err(ConfigError::Invalid("`audit.origin_prefix` must be non-empty, without spaces and `+`".into()));
         }
         if self.max_body_bytes < 1024 || self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
             return Err(ConfigError::Invalid("`max_body_bytes` must be ≥ 1024 and rate limits > 0".into()));

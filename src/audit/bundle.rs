@@ -16,17 +16,24 @@ use crate::db::Conn;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// First line of every manifest.
 pub const MANIFEST_HEADER: &str = "custodia-audit-bundle/v1";
 
-/// What a bundle holds (also written into it as `selection.json`).
+/// What a bundle holds (also written into it as `selection.json`). Like every JSON
+/// object of FORMAT.md, all keys must be present (nullable ones as `null`) and unknown
+/// keys are refused when parsing.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Selection {
     pub log: String,
     /// Inclusive bounds on `recorded_at`, in record time format (FORMAT.md §7.4).
+    #[serde(deserialize_with = "Option::deserialize")]
     pub from: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub to: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub party: Option<String>,
     /// Request id of the export's own audit record (last record of a party export).
     pub export_request_id: String,
@@ -34,6 +41,7 @@ pub struct Selection {
 
 /// One record's inclusion proof line.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProofLine {
     pub index: u64,
     pub tree_size: u64,
@@ -42,6 +50,7 @@ pub struct ProofLine {
 
 /// The consistency proof file.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConsistencyFile {
     pub from_size: u64,
     pub to_size: u64,
@@ -85,9 +94,10 @@ pub async fn build(
     };
     let indices: Vec<u64> = records.iter().filter_map(|r| r.leaf_index).collect();
     let proofs = audit_log::inclusion_proofs(conn, log, &indices, size).await?;
+    let prev = prev_indices(conn, log, &records).await?;
     let mut files: Vec<(String, Vec<u8>)> = vec![
         ("checkpoint.txt".into(), checkpoint.note.into_bytes()),
-        ("records.ndjson".into(), records_ndjson(&records, selection.party.as_deref())?),
+        ("records.ndjson".into(), records_ndjson(&records, &prev)?),
         ("proofs.ndjson".into(), proofs_ndjson(&indices, size, &proofs)?),
         ("selection.json".into(), json_line(selection)?),
     ];
@@ -150,16 +160,21 @@ async fn party_records(
         .fetch_all(&mut *conn)
         .await?;
     let mut records: Vec<StoredRecord> = found.iter().map(rows::decode).collect::<Result<_, _>>()?;
+    // The selection ends at the export's own record, even if records about the party were
+    // sealed after it (concurrent requests).
+    let is_export = |r: &StoredRecord| r.record.action == "audit.export" && r.record.request_id == export_request_id;
+    let Some(export_at) = records.iter().rposition(is_export) else {
+        return Err(BundleError::ExportNotSealed);
+    };
+    records.truncate(export_at + 1);
     if let Some(from) = from {
-        // Keep the last record before `from` as the chain's boundary, drop older ones.
+        // Start at the boundary record: the party's record just before its first record
+        // (in index order) recorded at or after `from`. Records after the boundary stay even
+        // if recorded before `from` (recorded_at does not follow the index): the chain
+        // from the boundary to the export must be unbroken.
         let first_inside = records.iter().position(|r| r.record.recorded_at.as_str() >= from.as_str());
         let keep_from = first_inside.unwrap_or(records.len()).saturating_sub(1);
         records.drain(..keep_from);
-    }
-    let ends_with_export =
-        records.last().is_some_and(|r| r.record.action == "audit.export" && r.record.request_id == export_request_id);
-    if !ends_with_export {
-        return Err(BundleError::ExportNotSealed);
     }
     Ok(records)
 }
@@ -185,35 +200,64 @@ async fn range_records(
     Ok(found.iter().map(rows::decode).collect::<Result<_, _>>()?)
 }
 
-/// Records as NDJSON; for a party export each record's `prev_index` for that party is
-/// the index of the party's previous record in the bundle.
-fn records_ndjson(records: &[StoredRecord], party: Option<&str>) -> Result<Vec<u8>, BundleError> {
-    let mut out = Vec::new();
-    let mut previous: Option<u64> = None;
-    for stored in records {
-        let prev: Vec<Option<u64>> = stored
-            .record
-            .parties
-            .iter()
-            .map(
-                |link| {
-                    if Some(link.party.as_str()) == party && link.prev_leaf_hash.is_some() {
-                        previous
-                    } else {
-                        None
-                    }
-                },
-            )
-            .collect();
-        out.extend(json_line(&stored.record.to_json(stored.leaf_index, &prev))?);
-        if party.is_some() {
-            previous = stored.leaf_index;
+/// Each record's `prev_index` for each of its party links (FORMAT.md §2.2: set exactly
+/// when `prev_leaf_hash` is): taken from the bundle's own records where the party's
+/// previous record is among them, looked up in the log otherwise.
+async fn prev_indices(
+    conn: &mut Conn,
+    log: &str,
+    records: &[StoredRecord],
+) -> Result<Vec<Vec<Option<u64>>>, BundleError> {
+    let mut prev = prev_indices_within(records);
+    for (stored, links) in records.iter().zip(&mut prev) {
+        let Some(index) = stored.leaf_index else { continue };
+        for (link, slot) in stored.record.parties.iter().zip(links.iter_mut()) {
+            if link.prev_leaf_hash.is_some() && slot.is_none() {
+                *slot = audit_log::previous_index(conn, log, &link.party, index).await?;
+            }
         }
+    }
+    Ok(prev)
+}
+
+/// The `prev_index` of each party link whose previous record is the latest earlier record
+/// of the same party in `records` (sorted by index) and has the linked leaf hash; None
+/// for every other link.
+pub(crate) fn prev_indices_within(records: &[StoredRecord]) -> Vec<Vec<Option<u64>>> {
+    let mut last: HashMap<&str, (u64, Hash)> = HashMap::new();
+    let mut out = Vec::with_capacity(records.len());
+    for stored in records {
+        let links = &stored.record.parties;
+        out.push(
+            links
+                .iter()
+                .map(|link| {
+                    let (index, leaf) = last.get(link.party.as_str())?;
+                    (link.prev_leaf_hash.as_ref() == Some(leaf)).then_some(*index)
+                })
+                .collect(),
+        );
+        if let Some(index) = stored.leaf_index {
+            let leaf = stored.record.leaf_hash();
+            for link in links {
+                last.insert(link.party.as_str(), (index, leaf));
+            }
+        }
+    }
+    out
+}
+
+/// Records as NDJSON, one line each (FORMAT.md §7.3), with the `prev_index` of each
+/// party link from `prev` (one entry per record, one per link).
+pub(crate) fn records_ndjson(records: &[StoredRecord], prev: &[Vec<Option<u64>>]) -> Result<Vec<u8>, BundleError> {
+    let mut out = Vec::new();
+    for (stored, prev) in records.iter().zip(prev) {
+        out.extend(json_line(&stored.record.to_json(stored.leaf_index, prev))?);
     }
     Ok(out)
 }
 
-fn proofs_ndjson(indices: &[u64], size: u64, proofs: &[Vec<Hash>]) -> Result<Vec<u8>, BundleError> {
+pub(crate) fn proofs_ndjson(indices: &[u64], size: u64, proofs: &[Vec<Hash>]) -> Result<Vec<u8>, BundleError> {
     let mut out = Vec::new();
     for (index, hashes) in indices.iter().zip(proofs) {
         out.extend(json_line(&ProofLine { index: *index, tree_size: size, hashes: encode_all(hashes) })?);
@@ -225,13 +269,13 @@ fn encode_all(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(|h| B64.encode(h)).collect()
 }
 
-fn json_line(value: &impl Serialize) -> Result<Vec<u8>, BundleError> {
+pub(crate) fn json_line(value: &impl Serialize) -> Result<Vec<u8>, BundleError> {
     let mut line = serde_json::to_vec(value).map_err(|e| BundleError::Build(e.to_string()))?;
     line.push(b'\n');
     Ok(line)
 }
 
-fn write_tar(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, BundleError> {
+pub(crate) fn write_tar(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, BundleError> {
     let mut builder = tar::Builder::new(Vec::new());
     for (name, bytes) in files {
         let mut header = tar::Header::new_ustar();

@@ -310,6 +310,11 @@ pub async fn export_bundle(
             .transpose()
     };
     let bounds = (bound("from", &request.from)?, bound("to", &request.to)?);
+    if let (Some(from), Some(to)) = &bounds {
+        if from > to {
+            return Err(ApiError::bad_request("invalid_parameter", "`from` must not be after `to`"));
+        }
+    }
     if let Some(party) = &request.party {
         crate::ids::PartyId::parse(party)
             .map_err(|_| ApiError::bad_request("invalid_parameter", "`party` must be a party id"))?;

@@ -96,18 +96,25 @@ pub async fn prev_indices(conn: &mut Conn, log: &str, record: &StoredRecord) -> 
             out.push(None);
             continue;
         }
-        let prev: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(r.leaf_index) FROM audit_record_parties p JOIN audit_records r ON r.record_id = p.record_id \
-             WHERE p.log_id = $1 AND p.party_id = $2 AND r.log_id = $1 AND r.leaf_index < $3",
-        )
-        .bind(log)
-        .bind(&link.party)
-        .bind(to_i64(index))
-        .fetch_one(&mut *conn)
-        .await?;
-        out.push(prev.and_then(|p| u64::try_from(p).ok()));
+        out.push(previous_index(conn, log, &link.party, index).await?);
     }
     Ok(out)
+}
+
+/// The index of the last sealed record about `party` before index `before`: the record a
+/// party link of the record at `before` names (a party's records are sealed in the order
+/// their links were set).
+pub async fn previous_index(conn: &mut Conn, log: &str, party: &str, before: u64) -> Result<Option<u64>, LogError> {
+    let prev: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(r.leaf_index) FROM audit_record_parties p JOIN audit_records r ON r.record_id = p.record_id \
+         WHERE p.log_id = $1 AND p.party_id = $2 AND r.log_id = $1 AND r.leaf_index < $3",
+    )
+    .bind(log)
+    .bind(party)
+    .bind(to_i64(before))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(prev.and_then(|p| u64::try_from(p).ok()))
 }
 
 /// Checks `size` is within the latest checkpoint.

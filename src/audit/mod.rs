@@ -27,6 +27,9 @@ pub mod store;
 pub mod verify;
 pub mod writer;
 
+#[cfg(test)]
+mod vectors_tests;
+
 use crate::access::{Purpose, Role};
 use crate::db::Conn;
 use crate::ids::{ClientId, TenantId};

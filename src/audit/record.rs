@@ -149,35 +149,51 @@ fn put_opt_hash(out: &mut Vec<u8>, value: Option<&Hash>) {
 }
 
 /// A record as JSON (one NDJSON line in exports; search and proof answers).
+///
+/// Parsing is as strict as `audit/FORMAT.md` §1 and §2.2 ask: every key must be present
+/// (nullable ones as `null`), unknown and duplicate keys are refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecordJson {
     /// Leaf index in the tenant's log; null until sealed. Not covered by the leaf hash.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub index: Option<u64>,
     pub log: String,
     pub recorded_at: String,
     pub request_id: String,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub client_id: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub role: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub on_behalf_of: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub purpose: Option<String>,
     pub action: String,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub resource_id: Option<String>,
     pub fields: Vec<String>,
     pub outcome: String,
     pub status: u16,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub error_code: Option<String>,
     /// Base64 SHA-256 of an attached event (consent, flag), if any.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub evidence_sha256: Option<String>,
     pub parties: Vec<PartyLinkJson>,
 }
 
 /// One party of a record in JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PartyLinkJson {
     pub party: String,
     /// Base64 leaf hash of the previous record about this party; null for its first.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub prev_leaf_hash: Option<String>,
-    /// Index of that previous record, when known. Not covered by the leaf hash.
+    /// Index of that previous record (null exactly when `prev_leaf_hash` is). Not covered
+    /// by the leaf hash.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub prev_index: Option<u64>,
 }
 
@@ -187,8 +203,10 @@ pub struct PartyLinkJson {
 pub struct BadRecordJson(&'static str);
 
 impl RecordJson {
-    /// Back to the committed content (for verifying exported records).
+    /// Back to the committed content (for verifying exported records). Refuses anything
+    /// that has no v1 encoding (`audit/FORMAT.md` §2.1, §2.2): it is rejected, not repaired.
     pub fn to_record(&self) -> Result<Record, BadRecordJson> {
+        self.check()?;
         let parties = self
             .parties
             .iter()
@@ -217,6 +235,60 @@ impl RecordJson {
             parties,
         })
     }
+
+    /// The rules of FORMAT.md §2.1 and §2.2 that the JSON types alone do not enforce.
+    fn check(&self) -> Result<(), BadRecordJson> {
+        if !is_log_id(&self.log) {
+            return Err(BadRecordJson("log is neither a tenant slug [a-z0-9-]{1,40} nor _gateway"));
+        }
+        if !is_record_time(&self.recorded_at) {
+            return Err(BadRecordJson("recorded_at is not a UTC time like 2026-11-23T12:00:00.000000Z"));
+        }
+        if !OUTCOMES.contains(&self.outcome.as_str()) {
+            return Err(BadRecordJson("outcome is not allowed, denied or failed"));
+        }
+        let too_large = |i: Option<u64>| i.is_some_and(|i| i > MAX_INDEX);
+        if too_large(self.index) || self.parties.iter().any(|p| too_large(p.prev_index)) {
+            return Err(BadRecordJson("index is not below 2^63"));
+        }
+        if self.parties.iter().any(|p| p.prev_leaf_hash.is_some() != p.prev_index.is_some()) {
+            return Err(BadRecordJson("prev_leaf_hash and prev_index must be both null or both set"));
+        }
+        if self.parties.windows(2).any(|w| w[0].party.as_bytes() >= w[1].party.as_bytes()) {
+            return Err(BadRecordJson("parties are not strictly increasing by party id (unsorted or repeated)"));
+        }
+        Ok(())
+    }
+}
+
+/// The three outcomes a record may have.
+const OUTCOMES: [&str; 3] = ["allowed", "denied", "failed"];
+
+/// Indices and tree sizes stay below 2^63 (FORMAT.md §1).
+const MAX_INDEX: u64 = i64::MAX as u64;
+
+/// `_gateway` or a tenant slug, `[a-z0-9-]{1,40}`.
+fn is_log_id(log: &str) -> bool {
+    log == GATEWAY_LOG
+        || ((1..=40).contains(&log.len())
+            && log.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+}
+
+/// Record time: exactly `YYYY-MM-DDTHH:MM:SS.ffffffZ`, a valid UTC date and time (no leap
+/// second, no offset).
+fn is_record_time(text: &str) -> bool {
+    const SHAPE: &[u8; 27] = b"dddd-dd-ddTdd:dd:dd.ddddddZ";
+    let bytes = text.as_bytes();
+    if bytes.len() != SHAPE.len()
+        || !bytes.iter().zip(SHAPE).all(|(b, s)| if *s == b'd' { b.is_ascii_digit() } else { b == s })
+    {
+        return false;
+    }
+    let number =
+        |range: std::ops::Range<usize>| text.get(range).and_then(|t| t.parse::<u32>().ok()).unwrap_or(u32::MAX);
+    let year = i32::try_from(number(0..4)).unwrap_or(0);
+    let date = chrono::NaiveDate::from_ymd_opt(year, number(5..7), number(8..10));
+    year >= 1 && date.is_some() && number(11..13) < 24 && number(14..16) < 60 && number(17..19) < 60
 }
 
 /// Decodes a standard-base64 32-byte hash.

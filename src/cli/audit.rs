@@ -218,6 +218,11 @@ async fn export(
         v.as_deref().map(|t| Ok(crate::clock::db_time_of(t)?)).transpose()
     };
     let bounds = (to_db(&args.from)?, to_db(&args.to)?);
+    if let (Some(from), Some(to)) = &bounds {
+        if from > to {
+            bail!("--from must not be after --to");
+        }
+    }
     let request_id = format!("cli-{}", uuid::Uuid::now_v7().simple());
     let event = AuditEvent {
         actor: Actor {

@@ -60,11 +60,13 @@ pub struct AppOptions {
     pub rate_per_second: u32,
     pub burst: u32,
     pub max_body_bytes: usize,
+    /// Witness verifier keys whose cosignatures the gateway accepts.
+    pub witness_keys: Vec<String>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        Self { clock: None, rate_per_second: 10_000, burst: 10_000, max_body_bytes: 1024 * 1024 }
+        Self { clock: None, rate_per_second: 10_000, burst: 10_000, max_body_bytes: 1024 * 1024, witness_keys: Vec::new() }
     }
 }
 
@@ -85,6 +87,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     config.audit.signing_key_file = Some(audit_key);
     config.audit.checkpoint_dir = Some(dir.path().join("checkpoints"));
     config.audit.seal_every_ms = 200;
+    config.audit.witness_keys = options.witness_keys.clone();
     config.rate_limit_per_second = options.rate_per_second;
     config.rate_limit_burst = options.burst;
     config.max_body_bytes = options.max_body_bytes;

@@ -10,6 +10,7 @@ mod binary;
 mod helpers;
 mod idempotency;
 mod keys;
+mod multi_process;
 mod ops;
 mod smoke;
 mod tenancy;

@@ -53,6 +53,13 @@ async fn the_openapi_document_covers_every_endpoint_and_the_error_shape() {
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
+        ("/v1/audit", "get"),
+        ("/v1/audit/checkpoints/latest", "get"),
+        ("/v1/audit/checkpoints/{size}/cosignatures", "post"),
+        ("/v1/audit/public-key", "get"),
+        ("/v1/audit/records/{index}/proof", "get"),
+        ("/v1/audit/consistency", "get"),
+        ("/v1/audit/exports", "post"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from /openapi.json");
     }

@@ -1,0 +1,290 @@
+//! Audited read benchmark (`cargo bench --bench read_path`; needs `wrk` on PATH —
+//! `scripts/load.sh` installs it and runs this).
+//!
+//! Serves the real router on SQLite (and on PostgreSQL when `BENCH_POSTGRES_URL` names a
+//! server) with the audit durable in the strict sense (SQLite `synchronous=FULL`,
+//! PostgreSQL `synchronous_commit=on`), and drives four endpoints of the same server in
+//! the same run with wrk at `BENCH_CONNECTIONS` (64) connections for `BENCH_SECONDS` (10):
+//!
+//! - `GET /healthz` — a bare handler of the same router (same layers);
+//! - `GET /bench/db-work/{id}` — only the database work an audited read needs: the one
+//!   point select that loads a party, plus its share of a batched insert of one row of
+//!   the audit record's size, through the same pools;
+//! - `GET /bench/commit-per-record/{id}` — the same select and the real audit record,
+//!   but one transaction (one durable commit) per record, as before group commit;
+//! - `GET /v1/parties/{id}` — the real audited, decrypting read.
+//!
+//! Prints req/s, p50 and p99 for each and the ratios of the real read to the two
+//! baselines. `BENCH_SKIP_SQLITE=1` runs PostgreSQL only; `BENCH_PARTIES` (1000) sets
+//! the portfolio size.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::Router;
+use custodia::access::{AccessPolicy, Role};
+use custodia::api::AppState;
+use custodia::audit::service::AuditService;
+use custodia::audit::signer::{write_new_key, AuditSigner};
+use custodia::audit::{Actor, AuditEvent, Outcome};
+use custodia::clock::Clock;
+use custodia::config::Config;
+use custodia::db::{Db, SqlValue};
+use custodia::demo::generator::{portfolio, PortfolioSpec};
+use custodia::ids::TenantId;
+use custodia::import::{Importer, RejectFile};
+use custodia::keys::keyring::Keyring;
+use custodia::keys::KeyService;
+use custodia::vault::domain::{Invalid, PartyInput};
+use secrecy::ExposeSecret;
+use std::process::Command;
+use tokio::sync::{mpsc, oneshot};
+
+const NOW: &str = "2026-11-23T00:00:00.000000Z";
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    if std::env::var("BENCH_SKIP_SQLITE").is_err() {
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        run("SQLite", &url, dir.path()).await?;
+    }
+    if let Ok(admin) = std::env::var("BENCH_POSTGRES_URL") {
+        let name = format!("custodia_bench_{}", uuid::Uuid::new_v4().simple());
+        let pool = sqlx::AnyPool::connect(&admin).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await?;
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+        run("PostgreSQL", &format!("{base}/{name}"), dir.path()).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&pool).await?;
+    }
+    Ok(())
+}
+
+async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    sqlx::any::install_default_drivers();
+    let db = Db::connect(url, 4).await?;
+    db.migrate().await?;
+    let keys = KeyService::new(Keyring::generate(false)?, None, db.backend());
+    let tenant = TenantId::parse("bench")?;
+    let token = seed(&db, &keys, &tenant).await?;
+    let ids = import_parties(&db, &keys, &tenant).await?;
+    let ids_file = dir.join(format!("{label}-ids.txt"));
+    std::fs::write(&ids_file, ids.join("\n") + "\n")?;
+
+    let mut config = Config::with_database(url.to_string());
+    let key_file = dir.join(format!("{label}-audit.key"));
+    write_new_key(&key_file, "custodia-bench")?;
+    config.audit.signing_key_file = Some(key_file);
+    let audit = AuditService::start(&db, AuditSigner::load(&config.audit)?, Clock::system(), &config.audit)?;
+    let state = AppState::new(
+        db.clone(),
+        keys,
+        AccessPolicy::default_policy()?,
+        Clock::system(),
+        audit,
+        (1_000_000, 1_000_000),
+    );
+    let batcher = Batcher::start(db.clone());
+    let bench_routes = Router::new()
+        .route("/bench/db-work/{id}", get(db_work))
+        .route("/bench/commit-per-record/{id}", get(commit_per_record))
+        .with_state((state.clone(), batcher));
+    let router = custodia::api::router(state, 1024 * 1024).merge(bench_routes);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let seconds: u32 = env_or("BENCH_SECONDS", 10);
+    let connections: u32 = env_or("BENCH_CONNECTIONS", 64);
+    println!("{label}: wrk -t2 -c{connections} -d{seconds}s, {} parties", ids.len());
+    let bare = wrk(&base, "/healthz", None, &token, &ids_file, seconds, connections).await?;
+    bare.print("bare handler (/healthz)");
+    let work = wrk(&base, "", Some("/bench/db-work/"), &token, &ids_file, seconds, connections).await?;
+    work.print("database work only");
+    let single = wrk(&base, "", Some("/bench/commit-per-record/"), &token, &ids_file, seconds, connections).await?;
+    single.print("select + one commit per record");
+    let real = wrk(&base, "", Some("/v1/parties/"), &token, &ids_file, seconds, connections).await?;
+    real.print("audited GET /v1/parties/{id}");
+    println!(
+        "{label}: audited/db-work = {:.2}   audited/bare = {:.3}   audited/commit-per-record = {:.2}",
+        real.rps / work.rps,
+        real.rps / bare.rps,
+        real.rps / single.rps
+    );
+    server.abort();
+    db.close().await;
+    Ok(())
+}
+
+/// A tenant and an agent token.
+async fn seed(db: &Db, keys: &KeyService, tenant: &TenantId) -> anyhow::Result<String> {
+    let mut tx = db.begin_write().await?;
+    custodia::clients::create_tenant(&mut tx, keys, tenant, "bench", NOW).await?;
+    let issued = custodia::clients::create_client(&mut tx, tenant, Role::Agent, "bench", NOW).await?;
+    tx.commit().await?;
+    Ok(issued.token.expose_secret().to_string())
+}
+
+/// Imports the generated portfolio on the real path; returns the holders' party ids.
+async fn import_parties(db: &Db, keys: &KeyService, tenant: &TenantId) -> anyhow::Result<Vec<String>> {
+    let debtors: usize = env_or("BENCH_PARTIES", 1000);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default();
+    let lines = portfolio(&PortfolioSpec { debtors, seed: 11, today }).enumerate().map(|(i, value)| {
+        (
+            i as u64 + 1,
+            serde_json::from_value::<PartyInput>(value)
+                .map_err(|_| Invalid::new("invalid_body", "", "bad generated record")),
+        )
+    });
+    let importer = Importer {
+        db,
+        keys,
+        tenant: tenant.clone(),
+        today,
+        now: NOW.into(),
+        batch: custodia::import::DEFAULT_BATCH,
+        actor: Actor { tenant: Some(tenant.clone()), ..Actor::default() },
+        request_id: "bench".into(),
+    };
+    importer.run(lines, &mut RejectFile::new(std::io::sink())?, |_| {}).await?;
+    Ok(sqlx::query_scalar("SELECT id FROM parties WHERE tenant_id = 'bench' ORDER BY id LIMIT 1000")
+        .fetch_all(db.reader())
+        .await?)
+}
+
+/// A plain group-commit batcher: the insert half of the database-work baseline.
+#[derive(Clone)]
+struct Batcher(mpsc::Sender<(Vec<u8>, oneshot::Sender<()>)>);
+
+impl Batcher {
+    fn start(db: Db) -> Self {
+        let (queue, mut jobs) = mpsc::channel::<(Vec<u8>, oneshot::Sender<()>)>(16_384);
+        tokio::spawn(async move {
+            let mut db_ready = false;
+            let mut batch = Vec::new();
+            while jobs.recv_many(&mut batch, 1024).await > 0 {
+                if !db_ready {
+                    let _ = sqlx::query("CREATE TABLE IF NOT EXISTS bench_rows (payload BYTEA NOT NULL)")
+                        .execute(db.reader())
+                        .await;
+                    db_ready = true;
+                }
+                let rows: Vec<Vec<SqlValue>> = batch.iter().map(|(p, _)| vec![SqlValue::Blob(p.clone())]).collect();
+                if let Ok(mut tx) = db.begin_write().await {
+                    let inserted = custodia::db::insert_many(&mut tx, "bench_rows", &["payload"], &rows).await;
+                    if inserted.is_ok() && tx.commit().await.is_ok() {
+                        for (_, done) in batch.drain(..) {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+                batch.clear();
+            }
+        });
+        Self(queue)
+    }
+
+    async fn append(&self, payload: Vec<u8>) -> bool {
+        let (done, wait) = oneshot::channel();
+        self.0.send((payload, done)).await.is_ok() && wait.await.is_ok()
+    }
+}
+
+type BenchState = (AppState, Batcher);
+
+async fn load(state: &AppState, id: &str) -> bool {
+    let Ok(mut conn) = state.db.reader().acquire().await else { return false };
+    matches!(custodia::vault::store::load_party(&mut conn, "bench", id).await, Ok(Some(_)))
+}
+
+fn event(id: &str) -> AuditEvent {
+    AuditEvent {
+        actor: Actor { tenant: TenantId::parse("bench").ok(), role: Some(Role::Agent), ..Actor::default() },
+        action: "party.read",
+        resource_id: Some(id.to_string()),
+        parties: vec![id.to_string()],
+        evidence: None,
+        fields: vec!["full_name:clear".into(), "phones:masked".into()],
+        outcome: Outcome::Allowed,
+        status: 200,
+        error_code: None,
+        request_id: uuid::Uuid::now_v7().simple().to_string(),
+    }
+}
+
+async fn db_work(State((state, batcher)): State<BenchState>, Path(id): Path<String>) -> axum::http::StatusCode {
+    let payload = event(&id).to_draft(NOW).record.encode();
+    if load(&state, &id).await && batcher.append(payload).await {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+async fn commit_per_record(State((state, _)): State<BenchState>, Path(id): Path<String>) -> axum::http::StatusCode {
+    let found = load(&state, &id).await;
+    let written = custodia::audit::writer::append_alone(&state.db, event(&id).to_draft(&state.now_db())).await;
+    if found && written.is_ok() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+struct Figures {
+    rps: f64,
+    p50: String,
+    p99: String,
+    errors: String,
+}
+
+impl Figures {
+    fn print(&self, label: &str) {
+        println!(
+            "  {label:<34} {:>10.0} req/s   p50 {:>9}   p99 {:>9}   non-2xx {}",
+            self.rps, self.p50, self.p99, self.errors
+        );
+    }
+}
+
+/// Runs wrk against `path`, or against random ids from the ids file under `prefix`.
+async fn wrk(
+    base: &str,
+    path: &str,
+    prefix: Option<&str>,
+    token: &str,
+    ids_file: &std::path::Path,
+    seconds: u32,
+    connections: u32,
+) -> anyhow::Result<Figures> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join("get_party.lua");
+    let mut command = Command::new("wrk");
+    command.args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency"]);
+    if let Some(prefix) = prefix {
+        command.arg("-s").arg(script).env("IDS_FILE", ids_file).env("TOKEN", token).env("PATH_PREFIX", prefix);
+    }
+    command.arg(format!("{base}{path}"));
+    let output = tokio::task::spawn_blocking(move || command.output()).await??;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let field = |key: &str, col: usize| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(col))
+            .unwrap_or("?")
+            .to_string()
+    };
+    Ok(Figures {
+        rps: field("Requests/sec", 1).parse().unwrap_or(0.0),
+        p50: field("50%", 1),
+        p99: field("99%", 1),
+        errors: text
+            .lines()
+            .find(|l| l.contains("Non-2xx"))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or("0")
+            .to_string(),
+    })
+}
