@@ -87,6 +87,7 @@ async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()
         audit,
         (1_000_000, 1_000_000),
     );
+    custodia::api::init_metrics();
     let batcher = Batcher::start(db.clone());
     let bench_routes = Router::new()
         .route("/bench/db-work/{id}", get(db_work))
@@ -108,6 +109,15 @@ async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()
     single.print("select + one commit per record");
     let real = wrk(&base, "", Some("/v1/parties/"), &token, &ids_file, seconds, connections).await?;
     real.print("audited GET /v1/parties/{id}");
+    print_audit_metrics(&base).await;
+    let refused: Vec<(Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT error_code, status, COUNT(*) FROM audit_records WHERE outcome <> 'allowed' GROUP BY error_code, status",
+    )
+    .fetch_all(db.reader())
+    .await?;
+    for (code, status, count) in refused {
+        println!("  audited refusals: {count} × {status} {}", code.unwrap_or_default());
+    }
     println!(
         "{label}: audited/db-work = {:.2}   audited/bare = {:.3}   audited/commit-per-record = {:.2}",
         real.rps / work.rps,
@@ -287,4 +297,29 @@ async fn wrk(
             .unwrap_or("0")
             .to_string(),
     })
+}
+
+/// Group-commit figures from the gateway's own metrics: mean batch size and time.
+async fn print_audit_metrics(base: &str) {
+    let Ok(response) = reqwest::get(format!("{base}/metrics")).await else { return };
+    let Ok(text) = response.text().await else { return };
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    for line in text.lines().filter(|l| l.starts_with("custodia_http_requests_total") && !l.contains("status=\"200\""))
+    {
+        println!("  unexpected answers: {line}");
+    }
+    let batches = value("custodia_audit_batch_records_count");
+    if batches > 0.0 {
+        println!(
+            "  group commit: {batches:.0} batches, {:.1} records/batch, {:.2} ms/batch",
+            value("custodia_audit_batch_records_sum") / batches,
+            value("custodia_audit_batch_seconds_sum") / batches * 1000.0
+        );
+    }
 }

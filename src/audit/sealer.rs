@@ -3,10 +3,11 @@
 //! seconds, for each log.
 //!
 //! Exactly one sealer extends a log at a time, on any number of gateway instances: a
-//! round runs in one write transaction under a per-log advisory lock (PostgreSQL) or the
-//! single writer (SQLite), and the checkpoint insert is fenced by `UNIQUE (log_id,
-//! prev_size)`, so even a sealer that somehow lost its lock cannot fork the log: its
-//! commit fails and nothing of its round remains.
+//! round reads and hashes outside any lock, then writes in one transaction under a
+//! per-log advisory lock (PostgreSQL) or the single writer (SQLite) only if the log still
+//! ends where it read it, every record it seals is still unsealed, and the checkpoint
+//! insert passes the `UNIQUE (log_id, prev_size)` fence — so a sealer that raced another
+//! can never fork the log: its round rolls back and nothing of it remains.
 
 use super::merkle::{self, Hash};
 use super::rows::{self, StoredRecord};
@@ -88,35 +89,43 @@ impl SealerHandle {
     }
 }
 
-/// Runs sealing rounds until the process ends.
+/// Runs sealing rounds until the process ends: one round per log each time it wakes, so
+/// under steady load each round takes what accumulated (about `every_records`) instead of
+/// chasing every group-commit batch with a round of its own.
 pub async fn run(db: Db, signer: Arc<AuditSigner>, clock: Clock, config: SealerConfig, handle: SealerHandle) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(config.every) => {},
             _ = handle.shared.wake.notified() => {},
         }
-        if let Err(error) = seal_all(&db, &signer, &clock, &config).await {
+        if let Err(error) = seal_pass(&db, &signer, &clock, &config).await {
             tracing::warn!(%error, "sealing round failed; will retry");
         }
     }
 }
 
-/// Seals every log that has unsealed records, until none is left.
+/// Seals every log that has unsealed records, until none is left (exports, the CLI).
 pub async fn seal_all(db: &Db, signer: &AuditSigner, clock: &Clock, config: &SealerConfig) -> Result<(), SealError> {
+    while seal_pass(db, signer, clock, config).await? > 0 {}
+    Ok(())
+}
+
+/// One round for each log with unsealed records; returns how many rounds sealed anything.
+async fn seal_pass(db: &Db, signer: &AuditSigner, clock: &Clock, config: &SealerConfig) -> Result<usize, SealError> {
     let logs: Vec<String> = sqlx::query_scalar("SELECT DISTINCT log_id FROM audit_records WHERE leaf_index IS NULL")
         .fetch_all(db.reader())
         .await?;
+    let mut sealed = 0;
     for log in logs {
-        loop {
-            match seal_round(db, signer, clock, config, &log).await {
-                Ok(Some(_)) => continue,
-                Ok(None) => break,
-                Err(SealError::Fenced { .. }) => break,
-                Err(error) => return Err(error),
-            }
+        match seal_round(db, signer, clock, config, &log).await {
+            // Fenced: another sealer extended the log first; that is progress too, and
+            // whatever it left is sealed by the next pass.
+            Ok(Some(_)) | Err(SealError::Fenced { .. }) => sealed += 1,
+            Ok(None) => {}
+            Err(error) => return Err(error),
         }
     }
-    Ok(())
+    Ok(sealed)
 }
 
 /// One round for `log`: seals up to `max_round` records and writes their checkpoint.
@@ -128,22 +137,32 @@ pub async fn seal_round(
     config: &SealerConfig,
     log: &str,
 ) -> Result<Option<StoredCheckpoint>, SealError> {
-    let mut tx = db.begin_write().await?;
-    db.advisory_lock(&mut tx, "audit-seal", log).await?;
-    let old_size = latest_size(&mut tx, log).await?;
-    let pending = load_unsealed(&mut tx, log, config.max_round).await?;
+    // Reading and hashing happen before the write lock, so writers wait only for the
+    // inserts; the tree extended is re-checked under the lock.
+    let mut conn = db.reader().acquire().await?;
+    let old_size = latest_size(&mut conn, log).await?;
+    let pending = load_unsealed(&mut conn, log, config.max_round).await?;
     if pending.is_empty() {
         return Ok(None);
     }
+    let edge = fetch_nodes(&mut conn, log, &merkle::right_edge_nodes(old_size)).await?;
+    drop(conn);
     let leaves: Vec<Hash> = pending.iter().map(|r| r.record.leaf_hash()).collect();
-    let edge = fetch_nodes(&mut tx, log, &merkle::right_edge_nodes(old_size)).await?;
     let mut tree = merkle::TreeBuilder::from_right_edge(old_size, &edge)?;
     let mut created = Vec::with_capacity(leaves.len() * 2);
     for leaf in &leaves {
         tree.push_with(*leaf, |node| created.push(node))?;
     }
+    let fenced = || SealError::Fenced { log: log.to_string() };
+    let mut tx = db.begin_write().await?;
+    db.advisory_lock(&mut tx, "audit-seal", log).await?;
+    if latest_size(&mut tx, log).await? != old_size {
+        return Err(fenced());
+    }
     store_nodes(&mut tx, log, &created).await?;
-    assign_indices(&mut tx, &pending, old_size).await?;
+    if assign_indices(&mut tx, &pending, old_size).await? != pending.len() as u64 {
+        return Err(fenced());
+    }
     let (new_size, root) = (tree.size(), tree.root());
     let note = signer.sign_checkpoint(log, new_size, &root, clock.now()).map_err(|e| SealError::Sign(e.to_string()))?;
     let inserted = sqlx::query(
@@ -158,7 +177,7 @@ pub async fn seal_round(
     .execute(&mut *tx)
     .await;
     match inserted {
-        Err(e) if db::is_unique_violation(&e) => return Err(SealError::Fenced { log: log.to_string() }),
+        Err(e) if db::is_unique_violation(&e) => return Err(fenced()),
         other => other?,
     };
     tx.commit().await?;
@@ -234,23 +253,26 @@ async fn store_nodes(conn: &mut Conn, log: &str, nodes: &[merkle::StoredNode]) -
     db::insert_many(conn, "audit_nodes", &["log_id", "level", "idx", "hash"], &rows).await
 }
 
-/// Sets `leaf_index` for the round's records, many rows per statement.
-async fn assign_indices(conn: &mut Conn, records: &[StoredRecord], first: u64) -> Result<(), sqlx::Error> {
+/// Sets `leaf_index` for the round's records, many rows per statement; returns how many
+/// were still unsealed (all of them, unless another sealer got there first).
+async fn assign_indices(conn: &mut Conn, records: &[StoredRecord], first: u64) -> Result<u64, sqlx::Error> {
     let alias = if super::store::is_postgres(conn) { "v(column1, column2)" } else { "v" };
     let numbered: Vec<SqlValue> = records
         .iter()
         .enumerate()
         .flat_map(|(i, r)| [SqlValue::Int(r.seq), SqlValue::Int(to_i64(first + i as u64))])
         .collect();
+    let mut updated = 0;
     for chunk in numbered.chunks(200) {
         let sql = format!(
-            "UPDATE audit_records SET leaf_index = {alias_name}.column2 FROM (VALUES {}) AS {alias} WHERE audit_records.seq = {alias_name}.column1",
+            "UPDATE audit_records SET leaf_index = {alias_name}.column2 FROM (VALUES {}) AS {alias} \
+             WHERE audit_records.seq = {alias_name}.column1 AND audit_records.leaf_index IS NULL",
             db::values_placeholders(chunk.len() / 2, 2),
             alias_name = "v",
         );
-        db::bind_all(sqlx::query(&sql), chunk).execute(&mut *conn).await?;
+        updated += db::bind_all(sqlx::query(&sql), chunk).execute(&mut *conn).await?.rows_affected();
     }
-    Ok(())
+    Ok(updated)
 }
 
 /// Writes `<dir>/<log>/checkpoint` (the latest, replaced atomically) and keeps

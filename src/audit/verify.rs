@@ -129,10 +129,13 @@ async fn walk_records(
 ) -> Result<LogReport, VerifyError> {
     let record_error = |index: u64, message: String| VerifyError::Record { log: log.to_string(), index, message };
     let sql = format!(
-        "SELECT {} FROM audit_records WHERE log_id = $1 AND leaf_index IS NOT NULL ORDER BY leaf_index",
+        "SELECT {} FROM audit_records WHERE log_id = $1 AND leaf_index IS NOT NULL AND leaf_index < $2 ORDER BY leaf_index",
         rows::COLUMNS
     );
-    let mut stream = sqlx::query(&sql).bind(log).fetch(db.reader());
+    // Only up to the checkpoint read at the start: a sealer running meanwhile adds records
+    // beyond it, which `check_beyond` judges against a fresher checkpoint.
+    let bound = i64::try_from(latest).unwrap_or(i64::MAX);
+    let mut stream = sqlx::query(&sql).bind(log).bind(bound).fetch(db.reader());
     let mut tree = TreeBuilder::new();
     let mut heads: HashMap<String, Hash> = HashMap::new();
     let mut pending = targets.iter().filter(|t| t.0 > 0).peekable();
@@ -143,9 +146,6 @@ async fn walk_records(
             Some(i) if i == index => {}
             Some(i) if i > index => return Err(record_error(index, "missing: the record was deleted".into())),
             other => return Err(record_error(index, format!("stored with unexpected index {other:?}"))),
-        }
-        if index >= latest {
-            return Err(record_error(index, "sealed but beyond the latest checkpoint: inserted after sealing".into()));
         }
         let leaf = stored.record.leaf_hash();
         if let Err(message) = check_links(&stored.record, &mut heads, leaf) {
@@ -178,12 +178,37 @@ async fn walk_records(
             format!("missing: the log ends at {} but its checkpoint covers {latest}", tree.size()),
         ));
     }
+    check_beyond(db, log).await.map_err(|(index, message)| record_error(index, message))?;
     let unsealed: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_records WHERE log_id = $1 AND leaf_index IS NULL")
             .bind(log)
             .fetch_one(db.reader())
             .await?;
     Ok(LogReport { records: tree.size(), unsealed: u64::try_from(unsealed).unwrap_or(0), ..LogReport::default() })
+}
+
+/// A record with a leaf index no checkpoint covers was inserted after sealing. The
+/// highest index is read before the latest checkpoint: a sealing round commits its
+/// records and its checkpoint together, so any index seen first is covered by then.
+async fn check_beyond(db: &Db, log: &str) -> Result<(), (u64, String)> {
+    let sql_error = |e: sqlx::Error| (0, format!("reading the log: {e}"));
+    let highest: Option<i64> = sqlx::query_scalar("SELECT MAX(leaf_index) FROM audit_records WHERE log_id = $1")
+        .bind(log)
+        .fetch_one(db.reader())
+        .await
+        .map_err(sql_error)?;
+    let covered: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM audit_checkpoints WHERE log_id = $1")
+        .bind(log)
+        .fetch_one(db.reader())
+        .await
+        .map_err(sql_error)?;
+    match (highest, covered.unwrap_or(0)) {
+        (Some(index), covered) if index >= covered => Err((
+            u64::try_from(covered).unwrap_or(0),
+            "sealed but beyond the latest checkpoint: inserted after sealing".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Each party link must name the party's previous record (none for its first).

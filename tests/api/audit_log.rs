@@ -488,7 +488,10 @@ async fn witness_cosignatures_are_verified_kept_and_served() {
     let size = Checkpoint::parse(note.text()).unwrap().size;
     let path = format!("/v1/audit/checkpoints/{size}/cosignatures");
     let post = |role: Role, line: String| {
-        app.as_role(role, "compliance_review", reqwest::Method::POST, &path).header("Content-Type", "text/plain").body(line).send()
+        app.as_role(role, "compliance_review", reqwest::Method::POST, &path)
+            .header("Content-Type", "text/plain")
+            .body(line)
+            .send()
     };
 
     let by_stranger = custodia::audit::note::cosign(note.text(), 1_790_000_000, &stranger).unwrap();
@@ -503,6 +506,9 @@ async fn witness_cosignatures_are_verified_kept_and_served() {
     let served = Note::parse(&latest_note(&app).await).unwrap();
     let cosigned = served.verify_cosignatures(&[witness.verifier()]).unwrap();
     assert_eq!(cosigned.len(), 1, "the cosignature is served with the checkpoint");
-    assert!(served.verify(std::slice::from_ref(signer(&app).verifier())).is_ok(), "the gateway signature still verifies");
+    assert!(
+        served.verify(std::slice::from_ref(signer(&app).verifier())).is_ok(),
+        "the gateway signature still verifies"
+    );
     app.stop().await;
 }

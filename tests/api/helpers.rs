@@ -66,7 +66,13 @@ pub struct AppOptions {
 
 impl Default for AppOptions {
     fn default() -> Self {
-        Self { clock: None, rate_per_second: 10_000, burst: 10_000, max_body_bytes: 1024 * 1024, witness_keys: Vec::new() }
+        Self {
+            clock: None,
+            rate_per_second: 10_000,
+            burst: 10_000,
+            max_body_bytes: 1024 * 1024,
+            witness_keys: Vec::new(),
+        }
     }
 }
 

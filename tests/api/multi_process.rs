@@ -710,3 +710,41 @@ async fn a_gateway_killed_under_load_loses_no_answered_record() {
         started.elapsed()
     );
 }
+
+/// `audit verify` run against a live log while a sealer keeps extending it never reports
+/// tampering: records sealed after it read the checkpoint are judged against a fresher one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifying_while_a_sealer_runs_raises_no_false_alarm() {
+    let setup = Arc::new(sealing_setup().await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let sealing = {
+        let (setup, stop) = (setup.clone(), stop.clone());
+        tokio::spawn(async move {
+            let db = Db::connect(&setup.url, 1).await.unwrap();
+            let clock = Clock::system();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                for _ in 0..3 {
+                    writer::append_alone(&db, read_event(0, n).to_draft(&to_db_time(clock.now()))).await.unwrap();
+                    n += 1;
+                }
+                sealer::seal_round(&db, &setup.signer, &clock, &setup.sealing, TENANT).await.unwrap();
+            }
+        })
+    };
+    let db = Db::connect(&setup.url, 2).await.unwrap();
+    let (mut runs, mut failures) = (0, Vec::new());
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        runs += 1;
+        if let Err(e) =
+            verify::verify_log(&db, setup.signer.verifier(), &setup.signer.origin(TENANT), TENANT, None).await
+        {
+            failures.push(e.to_string());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    sealing.await.unwrap();
+    assert!(runs > 10, "verify ran {runs} times");
+    assert!(failures.is_empty(), "{} of {runs} runs failed; first: {:?}", failures.len(), failures.first());
+}
