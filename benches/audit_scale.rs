@@ -53,6 +53,9 @@ async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()
     let signer = AuditSigner::load(&config)?;
     let sealing = service::sealer_config(&config);
 
+    sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ('bench', 'bench', '2026-11-23T00:00:00.000000Z')")
+        .execute(db.reader())
+        .await?;
     let started = Instant::now();
     write(&db, &signer, &sealing, records, parties).await?;
     println!("{label}: wrote and sealed {records} records in {:.1} s", started.elapsed().as_secs_f64());

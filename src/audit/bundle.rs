@@ -148,8 +148,8 @@ async fn party_records(
 ) -> Result<Vec<StoredRecord>, BundleError> {
     let columns: Vec<String> = rows::COLUMNS.split(", ").map(|c| format!("r.{}", c.trim())).collect();
     let sql = format!(
-        "SELECT {} FROM audit_record_parties p JOIN audit_records r ON r.record_id = p.record_id \
-         WHERE p.log_id = $1 AND p.party_id = $2 AND r.log_id = $1 AND r.leaf_index IS NOT NULL AND r.leaf_index < $3 \
+        "SELECT {} FROM audit_record_parties p CROSS JOIN audit_records r \
+         WHERE r.record_id = p.record_id AND p.log_id = $1 AND p.party_id = $2 AND r.log_id = $1 AND r.leaf_index IS NOT NULL AND r.leaf_index < $3 \
          ORDER BY r.leaf_index",
         columns.join(", ")
     );

@@ -106,8 +106,8 @@ pub async fn prev_indices(conn: &mut Conn, log: &str, record: &StoredRecord) -> 
 /// their links were set).
 pub async fn previous_index(conn: &mut Conn, log: &str, party: &str, before: u64) -> Result<Option<u64>, LogError> {
     let prev: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(r.leaf_index) FROM audit_record_parties p JOIN audit_records r ON r.record_id = p.record_id \
-         WHERE p.log_id = $1 AND p.party_id = $2 AND r.log_id = $1 AND r.leaf_index < $3",
+        "SELECT MAX(r.leaf_index) FROM audit_record_parties p CROSS JOIN audit_records r \
+         WHERE r.record_id = p.record_id AND p.log_id = $1 AND p.party_id = $2 AND r.log_id = $1 AND r.leaf_index < $3",
     )
     .bind(log)
     .bind(party)

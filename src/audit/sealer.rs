@@ -112,9 +112,10 @@ pub async fn seal_all(db: &Db, signer: &AuditSigner, clock: &Clock, config: &Sea
 
 /// One round for each log with unsealed records; returns how many rounds sealed anything.
 async fn seal_pass(db: &Db, signer: &AuditSigner, clock: &Clock, config: &SealerConfig) -> Result<usize, SealError> {
-    let logs: Vec<String> = sqlx::query_scalar("SELECT DISTINCT log_id FROM audit_records WHERE leaf_index IS NULL")
-        .fetch_all(db.reader())
-        .await?;
+    // One log per tenant plus the gateway's: asking each by the (log_id, leaf_index) index
+    // stays instant however long the logs grow (a DISTINCT over unsealed rows did not).
+    let mut logs: Vec<String> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id").fetch_all(db.reader()).await?;
+    logs.push(super::record::GATEWAY_LOG.to_string());
     let mut sealed = 0;
     for log in logs {
         match seal_round(db, signer, clock, config, &log).await {
@@ -254,23 +255,26 @@ async fn store_nodes(conn: &mut Conn, log: &str, nodes: &[merkle::StoredNode]) -
 }
 
 /// Sets `leaf_index` for the round's records, many rows per statement; returns how many
-/// were still unsealed (all of them, unless another sealer got there first).
+/// were still unsealed (all of them, unless another sealer got there first). A `CASE`
+/// over primary keys, not `UPDATE ... FROM (VALUES ...)`: SQLite may plan the latter as a
+/// scan of the whole table per statement.
 async fn assign_indices(conn: &mut Conn, records: &[StoredRecord], first: u64) -> Result<u64, sqlx::Error> {
-    let alias = if super::store::is_postgres(conn) { "v(column1, column2)" } else { "v" };
-    let numbered: Vec<SqlValue> = records
-        .iter()
-        .enumerate()
-        .flat_map(|(i, r)| [SqlValue::Int(r.seq), SqlValue::Int(to_i64(first + i as u64))])
-        .collect();
     let mut updated = 0;
-    for chunk in numbered.chunks(200) {
+    for (chunk_no, chunk) in records.chunks(100).enumerate() {
+        let offset = first + (chunk_no * 100) as u64;
+        let cases: Vec<String> = (0..chunk.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
+        let keys: Vec<String> = (0..chunk.len()).map(|i| format!("${}", 2 * i + 1)).collect();
         let sql = format!(
-            "UPDATE audit_records SET leaf_index = {alias_name}.column2 FROM (VALUES {}) AS {alias} \
-             WHERE audit_records.seq = {alias_name}.column1 AND audit_records.leaf_index IS NULL",
-            db::values_placeholders(chunk.len() / 2, 2),
-            alias_name = "v",
+            "UPDATE audit_records SET leaf_index = CASE seq {} END WHERE seq IN ({}) AND leaf_index IS NULL",
+            cases.join(" "),
+            keys.join(", ")
         );
-        updated += db::bind_all(sqlx::query(&sql), chunk).execute(&mut *conn).await?.rows_affected();
+        let values: Vec<SqlValue> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| [SqlValue::Int(r.seq), SqlValue::Int(to_i64(offset + i as u64))])
+            .collect();
+        updated += db::bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?.rows_affected();
     }
     Ok(updated)
 }

@@ -29,6 +29,9 @@ pub struct SearchFilter {
 pub async fn search(conn: &mut Conn, log: &str, filter: &SearchFilter) -> Result<Vec<StoredRecord>, rows::RowError> {
     let mut binds = vec![SqlValue::Text(log.to_string())];
     let mut conditions = vec!["r.log_id = $1".to_string()];
+    if filter.party.is_some() {
+        conditions.push("r.record_id = p.record_id".into());
+    }
     let mut add = |column: &str, op: &str, value: SqlValue, binds: &mut Vec<SqlValue>| {
         binds.push(value);
         conditions.push(format!("{column} {op} ${}", binds.len()));
@@ -37,7 +40,9 @@ pub async fn search(conn: &mut Conn, log: &str, filter: &SearchFilter) -> Result
         Some(party) => {
             add("p.log_id", "=", SqlValue::Text(log.to_string()), &mut binds);
             add("p.party_id", "=", SqlValue::Text(party.clone()), &mut binds);
-            "audit_record_parties p JOIN audit_records r ON r.record_id = p.record_id"
+            // CROSS JOIN keeps the party index as the outer loop on SQLite, whose planner
+            // otherwise may walk the whole log and look each record's parties up.
+            "audit_record_parties p CROSS JOIN audit_records r"
         }
         None => "audit_records r",
     };

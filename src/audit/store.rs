@@ -51,17 +51,22 @@ async fn lock_heads(conn: &mut Conn, keys: &BTreeSet<(String, String)>) -> Resul
     if keys.is_empty() {
         return Ok(heads);
     }
-    let rows: Vec<Vec<SqlValue>> =
-        keys.iter().map(|(log, party)| vec![SqlValue::Text(log.clone()), SqlValue::Text(party.clone())]).collect();
-    db::insert_many_with(
-        conn,
-        "audit_party_heads",
-        &["log_id", "party_id"],
-        &rows,
-        "ON CONFLICT (log_id, party_id) DO NOTHING",
-    )
-    .await?;
-    let lock = if is_postgres(conn) { " FOR UPDATE" } else { "" };
+    let postgres = is_postgres(conn);
+    if postgres {
+        // A concurrent writer may be creating the same head: wait for it rather than both
+        // starting the party's chain. (SQLite's single writer cannot race.)
+        let rows: Vec<Vec<SqlValue>> =
+            keys.iter().map(|(log, party)| vec![SqlValue::Text(log.clone()), SqlValue::Text(party.clone())]).collect();
+        db::insert_many_with(
+            conn,
+            "audit_party_heads",
+            &["log_id", "party_id"],
+            &rows,
+            "ON CONFLICT (log_id, party_id) DO NOTHING",
+        )
+        .await?;
+    }
+    let lock = if postgres { " FOR UPDATE" } else { "" };
     let by_log: BTreeMap<&str, Vec<&str>> = keys.iter().fold(BTreeMap::new(), |mut acc, (log, party)| {
         acc.entry(log.as_str()).or_insert_with(Vec::new).push(party.as_str());
         acc
