@@ -285,7 +285,9 @@ fn publish(dir: &std::path::Path, checkpoint: &StoredCheckpoint) -> std::io::Res
     let log_dir = dir.join(&checkpoint.log);
     std::fs::create_dir_all(&log_dir)?;
     std::fs::write(log_dir.join(format!("{}.checkpoint", checkpoint.size)), &checkpoint.note)?;
-    let temp = log_dir.join(".checkpoint.tmp");
+    // A temp name of its own per process and size: two gateways publishing at once never
+    // write into each other's file; the rename is atomic either way.
+    let temp = log_dir.join(format!(".checkpoint.{}.{}.tmp", std::process::id(), checkpoint.size));
     std::fs::write(&temp, &checkpoint.note)?;
     std::fs::rename(temp, log_dir.join("checkpoint"))
 }
