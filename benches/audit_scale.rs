@@ -89,9 +89,9 @@ async fn write(
     let mut written = 0;
     while written < records {
         let n = batch.min(records - written);
-        let drafts: Vec<Draft> = (0..n).map(|i| draft(written + i, rng.gen_range(0..parties))).collect();
+        let mut drafts: Vec<Draft> = (0..n).map(|i| draft(written + i, rng.gen_range(0..parties))).collect();
         let mut tx = db.begin_write().await?;
-        store::insert(&mut tx, drafts).await?;
+        store::insert(&mut tx, &mut drafts).await?;
         tx.commit().await?;
         written += n;
         if written % 100_000 == 0 || written == records {

@@ -145,8 +145,8 @@ pub async fn append(conn: &mut Conn, event: &AuditEvent, recorded_at: &str) -> R
 /// (bulk import writes one record per party).
 pub async fn append_many(conn: &mut Conn, events: &[AuditEvent], recorded_at: &str) -> Result<(), AuditUnavailable> {
     let started = Instant::now();
-    let drafts = events.iter().map(|e| e.to_draft(recorded_at)).collect();
-    let result = store::insert(conn, drafts).await;
+    let mut drafts: Vec<Draft> = events.iter().map(|e| e.to_draft(recorded_at)).collect();
+    let result = store::insert(conn, &mut drafts).await;
     metrics::histogram!("custodia_audit_write_seconds").record(started.elapsed().as_secs_f64());
     result.map(|_| ()).map_err(AuditUnavailable::Store)
 }

@@ -22,13 +22,14 @@ pub struct Draft {
 }
 
 /// Inserts `drafts` in order inside the caller's transaction, linking each into its
-/// parties' chains. Returns the leaf hash of each record.
-pub async fn insert(conn: &mut Conn, mut drafts: Vec<Draft>) -> Result<Vec<Hash>, sqlx::Error> {
+/// parties' chains (every link is rewritten here, so drafts whose transaction rolled back
+/// can be passed again as they are). Returns the leaf hash of each record.
+pub async fn insert(conn: &mut Conn, drafts: &mut [Draft]) -> Result<Vec<Hash>, sqlx::Error> {
     let keys: BTreeSet<(String, String)> =
         drafts.iter().flat_map(|d| d.record.parties.iter().map(|p| (d.record.log.clone(), p.party.clone()))).collect();
     let mut heads = lock_heads(conn, &keys).await?;
     let mut hashes = Vec::with_capacity(drafts.len());
-    for draft in &mut drafts {
+    for draft in drafts.iter_mut() {
         let log = draft.record.log.clone();
         for link in &mut draft.record.parties {
             link.prev_leaf_hash = heads.get(&(log.clone(), link.party.clone())).copied().flatten();
@@ -39,7 +40,7 @@ pub async fn insert(conn: &mut Conn, mut drafts: Vec<Draft>) -> Result<Vec<Hash>
         }
         hashes.push(hash);
     }
-    insert_rows(conn, &drafts).await?;
+    insert_rows(conn, drafts).await?;
     save_heads(conn, &heads).await?;
     Ok(hashes)
 }

@@ -65,22 +65,21 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, sealer: super::sealer::Seale
 }
 
 async fn write_batch(db: &Db, batch: Vec<Job>) {
-    let (drafts, waiters): (Vec<Draft>, Vec<_>) = batch.into_iter().map(|j| (j.draft, j.done)).unzip();
-    let retry = (drafts.len() > 1).then(|| drafts.clone());
-    match commit(db, drafts).await {
+    let (mut drafts, waiters): (Vec<Draft>, Vec<_>) = batch.into_iter().map(|j| (j.draft, j.done)).unzip();
+    match commit(db, &mut drafts).await {
         Ok(()) => {
             for waiter in waiters {
                 let _ = waiter.send(Ok(()));
             }
         }
-        Err(error) => match retry {
-            Some(drafts) => {
+        Err(error) => match drafts.len() {
+            2.. => {
                 tracing::warn!(%error, records = waiters.len(), "audit batch failed; retrying records one by one");
-                for (draft, waiter) in drafts.into_iter().zip(waiters) {
-                    let _ = waiter.send(commit(db, vec![draft]).await.map_err(AuditUnavailable::Store));
+                for (draft, waiter) in drafts.iter_mut().zip(waiters) {
+                    let _ = waiter.send(commit(db, std::slice::from_mut(draft)).await.map_err(AuditUnavailable::Store));
                 }
             }
-            None => {
+            _ => {
                 tracing::error!(%error, "audit record could not be written");
                 for waiter in waiters {
                     let _ = waiter.send(Err(AuditUnavailable::WriteFailed));
@@ -90,7 +89,7 @@ async fn write_batch(db: &Db, batch: Vec<Job>) {
     }
 }
 
-async fn commit(db: &Db, drafts: Vec<Draft>) -> Result<(), sqlx::Error> {
+async fn commit(db: &Db, drafts: &mut [Draft]) -> Result<(), sqlx::Error> {
     let mut tx = db.begin_write().await?;
     store::insert(&mut tx, drafts).await?;
     tx.commit().await
@@ -98,6 +97,6 @@ async fn commit(db: &Db, drafts: Vec<Draft>) -> Result<(), sqlx::Error> {
 
 /// Writes records without the group writer, one transaction per call: for tools (CLI)
 /// that have no running gateway.
-pub async fn append_alone(db: &Db, draft: Draft) -> Result<(), AuditUnavailable> {
-    commit(db, vec![draft]).await.map_err(AuditUnavailable::Store)
+pub async fn append_alone(db: &Db, mut draft: Draft) -> Result<(), AuditUnavailable> {
+    commit(db, std::slice::from_mut(&mut draft)).await.map_err(AuditUnavailable::Store)
 }
