@@ -512,3 +512,31 @@ async fn witness_cosignatures_are_verified_kept_and_served() {
     );
     app.stop().await;
 }
+
+/// Another tenant's compliance officer sees only its own log: no records about our
+/// parties, no proofs into our log; and a party bundle holds none of the person's values.
+#[tokio::test]
+async fn audit_logs_are_per_tenant_and_bundles_hold_no_personal_values() {
+    let app = spawn_app().await;
+    let ids = activity(&app, 2).await;
+    let other = app.add_tenant("globex").await;
+    let get = |path: String| {
+        app.with_token(&other[&Role::Compliance], "compliance_review", reqwest::Method::GET, &path).send()
+    };
+
+    let found: Value = get(format!("/v1/audit?party={}", ids[0])).await.unwrap().json().await.unwrap();
+    assert!(found["records"].as_array().unwrap().is_empty(), "{found}");
+    let everything: Value = get("/v1/audit?limit=500".into()).await.unwrap().json().await.unwrap();
+    assert!(everything["records"].as_array().unwrap().iter().all(|r| r["log"] == "globex"), "{everything}");
+    // Only globex's own search names the id it asked about; nothing of acme's activity shows.
+    let foreign = everything["records"].as_array().unwrap().iter().filter(|r| r["action"] != "audit.search");
+    assert!(foreign.map(Value::to_string).all(|r| !r.contains(&ids[0]) && !r.contains(&ids[1])));
+    assert_eq!(get("/v1/audit/records/0/proof".into()).await.unwrap().status(), 404, "globex has no checkpoint yet");
+
+    let bundle = export(&app, json!({"party": ids[0]})).await;
+    for secret in crate::helpers::party_secrets(0) {
+        let needle = secret.as_bytes();
+        assert!(!bundle.windows(needle.len()).any(|w| w == needle), "the bundle holds a personal value");
+    }
+    app.stop().await;
+}
