@@ -45,6 +45,16 @@ impl Caller {
         }
     }
 
+    /// The context domain writes use to audit the events they commit.
+    pub fn context(&self, state: &AppState) -> crate::audit::EventContext {
+        crate::audit::EventContext {
+            tenant: self.tenant.clone(),
+            actor: self.actor(),
+            request_id: self.request_id.clone(),
+            now: state.now_db(),
+        }
+    }
+
     /// An audit event for this caller with the given action and outcome.
     pub fn event(
         &self,
@@ -76,6 +86,27 @@ impl Caller {
         }
         let message = format!("role `{}` may not use this endpoint", self.role);
         let error = ApiError::Forbidden { code: "role_not_allowed", message };
+        let mut event = self.event(action, None, Vec::new(), Outcome::Denied, error.status().as_u16());
+        event.error_code = Some(error.code());
+        state.audit.append(&event, &state.now_db()).await?;
+        Err(error)
+    }
+
+    /// Refuses unless the declared purpose is one of `purposes`: an endpoint serves only
+    /// the purposes it exists for (a consent proof is for `dsr` or `compliance_review`,
+    /// not `collection`). Audited like [`Caller::require_role`].
+    pub async fn require_purpose(
+        &self,
+        state: &AppState,
+        purposes: &[Purpose],
+        action: &'static str,
+    ) -> Result<(), ApiError> {
+        if purposes.contains(&self.purpose) {
+            return Ok(());
+        }
+        let allowed: Vec<&str> = purposes.iter().map(|p| p.as_str()).collect();
+        let message = format!("purpose `{}` is not served here; declare one of: {}", self.purpose, allowed.join(", "));
+        let error = ApiError::Forbidden { code: "purpose_not_allowed", message };
         let mut event = self.event(action, None, Vec::new(), Outcome::Denied, error.status().as_u16());
         event.error_code = Some(error.code());
         state.audit.append(&event, &state.now_db()).await?;

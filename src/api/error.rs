@@ -20,6 +20,10 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// The resource existed and was deliberately removed (an erased party): unlike 404,
+    /// it tells the caller not to retry or re-create it from stale copies.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
@@ -71,12 +75,18 @@ impl ApiError {
         Self::BadRequest { code, message: message.into() }
     }
 
+    /// 410 for a party whose data was erased (supresión); the audit keeps its opaque id.
+    pub fn party_erased() -> Self {
+        Self::Gone { code: "party_erased", message: "this party's personal data was erased".into() }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -93,6 +103,7 @@ impl ApiError {
             Self::Forbidden { code, .. }
             | Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Gone { code, .. }
             | Self::Unprocessable { code, .. } => code,
             Self::NotFound { .. } => "not_found",
             Self::PayloadTooLarge => "payload_too_large",

@@ -125,6 +125,43 @@ impl AuditEvent {
     }
 }
 
+/// Who is acting, for whom and when: what a domain write needs to build the audit records
+/// of the events it commits (handlers make it from their [`crate::api::auth::Caller`];
+/// background jobs use a system actor).
+#[derive(Clone, Debug)]
+pub struct EventContext {
+    pub tenant: TenantId,
+    pub actor: Actor,
+    pub request_id: String,
+    /// Now, in the database's text form (`crate::clock::to_db_time`).
+    pub now: String,
+}
+
+impl EventContext {
+    /// An allowed record of `action` about `party`, attesting `evidence` (the SHA-256 of
+    /// the event's canonical encoding).
+    pub fn event(
+        &self,
+        action: &'static str,
+        party: &str,
+        fields: Vec<String>,
+        evidence: Option<merkle::Hash>,
+    ) -> AuditEvent {
+        AuditEvent {
+            actor: self.actor.clone(),
+            action,
+            resource_id: Some(party.to_string()),
+            parties: vec![party.to_string()],
+            evidence,
+            fields,
+            outcome: Outcome::Allowed,
+            status: 200,
+            error_code: None,
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
 /// The audit record could not be made durable: the request must not be answered with data.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditUnavailable {

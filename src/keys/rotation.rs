@@ -170,6 +170,8 @@ pub async fn rewrap_batch(
             .execute(&mut *tx)
             .await?;
     }
+    let parties: Vec<String> = rows.iter().map(|r| r.try_get("party_id")).collect::<Result<_, _>>()?;
+    crate::vault::store::bump_versions(&mut tx, &parties.iter().map(String::as_str).collect::<Vec<_>>()).await?;
     tx.commit().await?;
     Ok(rows.len())
 }

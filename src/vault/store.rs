@@ -71,6 +71,8 @@ pub struct StoredParty {
     pub timezone: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Bumped by every change to the stored party ([`bump_versions`]).
+    pub version: i64,
     pub key: WrappedPartyKey,
     /// State of the tenant data-key version `key` is wrapped under (`active`, `previous`,
     /// `retired`), read in the same statement; `None` when no such version exists.
@@ -82,7 +84,7 @@ pub struct StoredParty {
 /// Loads a party of `tenant` with everything needed to decrypt it, in one round trip.
 pub async fn load_party(conn: &mut Conn, tenant: &str, party: &str) -> Result<Option<StoredParty>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT p.id, p.jurisdiction, p.timezone, p.created_at, p.updated_at, k.key_id, k.tenant_key_version, k.wrapped, t.state AS tenant_key_state, f.field, f.element_id, f.ciphertext \
+        "SELECT p.id, p.jurisdiction, p.timezone, p.created_at, p.updated_at, p.version, k.key_id, k.tenant_key_version, k.wrapped, t.state AS tenant_key_state, f.field, f.element_id, f.ciphertext \
          FROM parties p JOIN party_keys k ON k.party_id = p.id \
          LEFT JOIN tenant_keys t ON t.tenant_id = k.tenant_id AND t.purpose = 'data' AND t.version = k.tenant_key_version \
          LEFT JOIN party_fields f ON f.party_id = p.id \
@@ -99,6 +101,7 @@ pub async fn load_party(conn: &mut Conn, tenant: &str, party: &str) -> Result<Op
         timezone: first.try_get("timezone")?,
         created_at: first.try_get("created_at")?,
         updated_at: first.try_get("updated_at")?,
+        version: first.try_get("version")?,
         key: WrappedPartyKey {
             key_id: first.try_get("key_id")?,
             tenant_key_version: u32::try_from(first.try_get::<i64, _>("tenant_key_version")?).unwrap_or(u32::MAX),
@@ -173,6 +176,25 @@ pub async fn find_by_digest(
         .await
 }
 
+/// Whether a party of the tenant still holds data or was erased (supresión).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartyState {
+    Active,
+    Erased,
+}
+
+/// The party's state in `tenant`, or None when the tenant has no such party. Endpoints
+/// about a party answer 404 for None and 410 Gone (`party_erased`) for `Erased`.
+pub async fn party_state(conn: &mut Conn, tenant: &str, party: &str) -> Result<Option<PartyState>, sqlx::Error> {
+    let found: Option<Option<String>> =
+        sqlx::query_scalar("SELECT erased_at FROM parties WHERE id = $1 AND tenant_id = $2")
+            .bind(party)
+            .bind(tenant)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.map(|erased_at| if erased_at.is_some() { PartyState::Erased } else { PartyState::Active }))
+}
+
 pub async fn party_exists(conn: &mut Conn, tenant: &str, party: &str) -> Result<bool, sqlx::Error> {
     let found: Option<String> = sqlx::query_scalar("SELECT id FROM parties WHERE id = $1 AND tenant_id = $2")
         .bind(party)
@@ -197,12 +219,30 @@ pub async fn clear_field(conn: &mut Conn, party: &str, field: &str) -> Result<()
     Ok(())
 }
 
+/// Rewrites the party row after a rectification; bumps its version (see [`bump_versions`]).
 pub async fn update_party_row(conn: &mut Conn, party: &str, timezone: &str, now: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE parties SET timezone = $1, updated_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE parties SET timezone = $1, updated_at = $2, version = version + 1 WHERE id = $3")
         .bind(timezone)
         .bind(now)
         .bind(party)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// Bumps the version of each party whose stored data (fields, wrapped key, erasure state)
+/// changed in the caller's transaction. Every such change must call this (or
+/// [`update_party_row`]): gateways that serve party rows from memory check the version
+/// inside the audit transaction, and a bump is what tells them their copy is stale.
+pub async fn bump_versions(conn: &mut Conn, parties: &[&str]) -> Result<(), sqlx::Error> {
+    for chunk in parties.chunks(150) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("UPDATE parties SET version = version + 1 WHERE id IN ({})", placeholders.join(", "));
+        let mut query = sqlx::query(&sql);
+        for party in chunk {
+            query = query.bind(*party);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
