@@ -10,6 +10,9 @@ pub const COLUMNS: &str =
     "seq, record_id, leaf_index, log_id, recorded_at, request_id, client_id, role, on_behalf_of, \
      purpose, action, resource_id, fields, outcome, status, error_code, evidence, parties";
 
+/// How many columns [`COLUMNS`] names (a query may select more after them).
+pub const COLUMN_COUNT: usize = 18;
+
 /// A record as stored: its content plus where it sits.
 #[derive(Clone, Debug)]
 pub struct StoredRecord {

@@ -9,8 +9,8 @@
 //! insert passes the `UNIQUE (log_id, prev_size)` fence — so a sealer that raced another
 //! can never fork the log: its round rolls back and nothing of it remains.
 
-use super::merkle::{self, Hash};
-use super::rows::{self, StoredRecord};
+use super::merkle::{self, Hash, NodeKey};
+use super::rows;
 use super::signer::AuditSigner;
 use crate::clock::Clock;
 use crate::db::{self, Conn, Db, SqlValue};
@@ -148,13 +148,14 @@ pub async fn seal_round(
     }
     let edge = fetch_nodes(&mut conn, log, &merkle::right_edge_nodes(old_size)).await?;
     drop(conn);
-    let leaves: Vec<Hash> = pending.iter().map(|r| r.record.leaf_hash()).collect();
+    let leaves: Vec<Hash> = pending.iter().map(|r| r.leaf).collect();
     let mut tree = merkle::TreeBuilder::from_right_edge(old_size, &edge)?;
     let mut created = Vec::with_capacity(leaves.len() * 2);
     for leaf in &leaves {
         tree.push_with(*leaf, |node| created.push(node))?;
     }
     let fenced = || SealError::Fenced { log: log.to_string() };
+    let locked = std::time::Instant::now();
     let mut tx = db.begin_write().await?;
     db.advisory_lock(&mut tx, "audit-seal", log).await?;
     if latest_size(&mut tx, log).await? != old_size {
@@ -182,6 +183,8 @@ pub async fn seal_round(
         other => other?,
     };
     tx.commit().await?;
+    // How long the round held the write lock (on SQLite, writers waited that long).
+    metrics::histogram!("custodia_audit_seal_seconds").record(locked.elapsed().as_secs_f64());
     metrics::counter!("custodia_audit_sealed_records_total").increment(leaves.len() as u64);
     let checkpoint = StoredCheckpoint { log: log.to_string(), size: new_size, root, note };
     if let Some(dir) = &config.publish_dir {
@@ -205,27 +208,75 @@ pub async fn latest_size(conn: &mut Conn, log: &str) -> Result<u64, sqlx::Error>
     Ok(size.unwrap_or(0).max(0) as u64)
 }
 
-async fn load_unsealed(conn: &mut Conn, log: &str, max: usize) -> Result<Vec<StoredRecord>, SealError> {
-    let sql = format!(
-        "SELECT {} FROM audit_records WHERE log_id = $1 AND leaf_index IS NULL ORDER BY seq LIMIT $2",
-        rows::COLUMNS
-    );
-    let found = sqlx::query(&sql).bind(log).bind(to_i64(max as u64)).fetch_all(&mut *conn).await?;
-    Ok(found.iter().map(rows::decode).collect::<Result<_, _>>()?)
+/// A record waiting for its leaf index: its row id and the leaf hash it was written with.
+struct Pending {
+    seq: i64,
+    leaf: Hash,
 }
 
-/// Fetches stored nodes by (level, index); missing ones are simply absent.
+/// The oldest unsealed records of `log`, by their stored leaf hashes (records written
+/// before leaf hashes were stored get theirs computed from their columns).
+async fn load_unsealed(conn: &mut Conn, log: &str, max: usize) -> Result<Vec<Pending>, SealError> {
+    let found: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT seq, leaf_hash FROM audit_records WHERE log_id = $1 AND leaf_index IS NULL ORDER BY seq LIMIT $2",
+    )
+    .bind(log)
+    .bind(to_i64(max as u64))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut pending = Vec::with_capacity(found.len());
+    for (seq, leaf) in found {
+        let leaf = match leaf.and_then(|l| Hash::try_from(l.as_slice()).ok()) {
+            Some(leaf) => leaf,
+            None => legacy_leaf(conn, seq).await?,
+        };
+        pending.push(Pending { seq, leaf });
+    }
+    Ok(pending)
+}
+
+/// The leaf hash of a record stored without one, from its columns.
+async fn legacy_leaf(conn: &mut Conn, seq: i64) -> Result<Hash, SealError> {
+    let sql = format!("SELECT {} FROM audit_records WHERE seq = $1", rows::COLUMNS);
+    let row = sqlx::query(&sql).bind(seq).fetch_one(&mut *conn).await?;
+    Ok(rows::decode(&row)?.record.leaf_hash())
+}
+
+/// Fetches stored nodes by (level, index); missing ones are simply absent. Leaves
+/// (level 0) are the records' own leaf hashes; higher levels come from `audit_nodes`.
 pub async fn fetch_nodes(
     conn: &mut Conn,
     log: &str,
     wanted: &[(u8, u64)],
 ) -> Result<HashMap<(u8, u64), Hash>, sqlx::Error> {
+    let (leaves, inner): (Vec<NodeKey>, Vec<NodeKey>) = wanted.iter().partition(|(level, _)| *level == 0);
     let mut found = HashMap::with_capacity(wanted.len());
-    for chunk in wanted.chunks(60) {
+    for chunk in leaves.chunks(1024) {
+        let mut params = db::Placeholders::for_conn(conn);
+        let sql = format!(
+            "SELECT leaf_index, leaf_hash FROM audit_records WHERE log_id = {} AND leaf_index IN ({})",
+            params.one(),
+            params.list(chunk.len())
+        );
+        let mut query = sqlx::query_as::<_, (i64, Option<Vec<u8>>)>(&sql).bind(log);
+        for (_, idx) in chunk {
+            query = query.bind(to_i64(*idx));
+        }
+        for (idx, hash) in query.fetch_all(&mut *conn).await? {
+            if let (Ok(idx), Some(Ok(hash))) = (u64::try_from(idx), hash.map(Hash::try_from)) {
+                found.insert((0, idx), hash);
+            }
+        }
+    }
+    for chunk in inner.chunks(512) {
+        let mut params = db::Placeholders::for_conn(conn);
+        let first = params.one();
         let conditions: Vec<String> =
-            (0..chunk.len()).map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 2, 2 * i + 3)).collect();
-        let sql =
-            format!("SELECT level, idx, hash FROM audit_nodes WHERE log_id = $1 AND ({})", conditions.join(" OR "));
+            chunk.iter().map(|_| format!("(level = {} AND idx = {})", params.one(), params.one())).collect();
+        let sql = format!(
+            "SELECT level, idx, hash FROM audit_nodes WHERE log_id = {first} AND ({})",
+            conditions.join(" OR ")
+        );
         let mut query = sqlx::query_as::<_, (i64, i64, Vec<u8>)>(&sql).bind(log);
         for (level, idx) in chunk {
             query = query.bind(i64::from(*level)).bind(to_i64(*idx));
@@ -239,9 +290,11 @@ pub async fn fetch_nodes(
     Ok(found)
 }
 
+/// Stores the nodes a round completed above the leaves (the leaves are in the records).
 async fn store_nodes(conn: &mut Conn, log: &str, nodes: &[merkle::StoredNode]) -> Result<(), sqlx::Error> {
     let rows: Vec<Vec<SqlValue>> = nodes
         .iter()
+        .filter(|node| node.level > 0)
         .map(|node| {
             vec![
                 SqlValue::Text(log.to_string()),
@@ -254,29 +307,62 @@ async fn store_nodes(conn: &mut Conn, log: &str, nodes: &[merkle::StoredNode]) -
     db::insert_many(conn, "audit_nodes", &["log_id", "level", "idx", "hash"], &rows).await
 }
 
-/// Sets `leaf_index` for the round's records, many rows per statement; returns how many
-/// were still unsealed (all of them, unless another sealer got there first). A `CASE`
-/// over primary keys, not `UPDATE ... FROM (VALUES ...)`: SQLite may plan the latter as a
-/// scan of the whole table per statement.
-async fn assign_indices(conn: &mut Conn, records: &[StoredRecord], first: u64) -> Result<u64, sqlx::Error> {
+/// Sets `leaf_index` for the round's records; returns how many were still unsealed (all
+/// of them, unless another sealer got there first). A run of consecutive row ids takes
+/// one range statement (`leaf_index = seq + offset`; with one busy tenant a round is one
+/// run); the scattered rest go in `CASE` statements over primary keys (not `UPDATE ...
+/// FROM (VALUES ...)`, which SQLite may plan as a scan of the whole table).
+async fn assign_indices(conn: &mut Conn, records: &[Pending], first: u64) -> Result<u64, sqlx::Error> {
     let mut updated = 0;
-    for (chunk_no, chunk) in records.chunks(100).enumerate() {
-        let offset = first + (chunk_no * 100) as u64;
-        let cases: Vec<String> = (0..chunk.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
-        let keys: Vec<String> = (0..chunk.len()).map(|i| format!("${}", 2 * i + 1)).collect();
-        let sql = format!(
-            "UPDATE audit_records SET leaf_index = CASE seq {} END WHERE seq IN ({}) AND leaf_index IS NULL",
-            cases.join(" "),
-            keys.join(", ")
-        );
-        let values: Vec<SqlValue> = chunk
-            .iter()
-            .enumerate()
-            .flat_map(|(i, r)| [SqlValue::Int(r.seq), SqlValue::Int(to_i64(offset + i as u64))])
-            .collect();
-        updated += db::bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?.rows_affected();
+    let mut scattered: Vec<(i64, i64)> = Vec::new();
+    let mut start = 0;
+    while start < records.len() {
+        let mut end = start + 1;
+        while end < records.len() && records[end].seq == records[end - 1].seq + 1 {
+            end += 1;
+        }
+        let index_of_start = to_i64(first + start as u64);
+        if end - start >= MIN_RANGE_RUN {
+            updated += assign_range(conn, records[start].seq, records[end - 1].seq, index_of_start).await?;
+        } else {
+            scattered.extend(records[start..end].iter().enumerate().map(|(i, r)| (r.seq, index_of_start + i as i64)));
+        }
+        start = end;
+    }
+    for chunk in scattered.chunks(256) {
+        updated += assign_scattered(conn, chunk).await?;
     }
     Ok(updated)
+}
+
+/// Shortest run of consecutive row ids worth a range statement of its own.
+const MIN_RANGE_RUN: usize = 8;
+
+async fn assign_range(conn: &mut Conn, first_seq: i64, last_seq: i64, first_index: i64) -> Result<u64, sqlx::Error> {
+    let mut params = db::Placeholders::for_conn(conn);
+    let sql = format!(
+        "UPDATE audit_records SET leaf_index = seq + {} WHERE seq >= {} AND seq <= {} AND leaf_index IS NULL",
+        params.one(),
+        params.one(),
+        params.one()
+    );
+    let result =
+        sqlx::query(&sql).bind(first_index - first_seq).bind(first_seq).bind(last_seq).execute(&mut *conn).await?;
+    Ok(result.rows_affected())
+}
+
+async fn assign_scattered(conn: &mut Conn, pairs: &[(i64, i64)]) -> Result<u64, sqlx::Error> {
+    let mut params = db::Placeholders::for_conn(conn);
+    let cases: Vec<String> = pairs.iter().map(|_| format!("WHEN {} THEN {}", params.one(), params.one())).collect();
+    let keys = params.list(pairs.len());
+    let sql = format!(
+        "UPDATE audit_records SET leaf_index = CASE seq {} END WHERE seq IN ({keys}) AND leaf_index IS NULL",
+        cases.join(" ")
+    );
+    let mut values: Vec<SqlValue> =
+        pairs.iter().flat_map(|(seq, index)| [SqlValue::Int(*seq), SqlValue::Int(*index)]).collect();
+    values.extend(pairs.iter().map(|(seq, _)| SqlValue::Int(*seq)));
+    Ok(db::bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?.rows_affected())
 }
 
 /// Writes `<dir>/<log>/checkpoint` (the latest, replaced atomically) and keeps

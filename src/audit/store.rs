@@ -40,7 +40,7 @@ pub async fn insert(conn: &mut Conn, drafts: &mut [Draft]) -> Result<Vec<Hash>, 
         }
         hashes.push(hash);
     }
-    insert_rows(conn, drafts).await?;
+    insert_rows(conn, drafts, &hashes).await?;
     save_heads(conn, &heads).await?;
     Ok(hashes)
 }
@@ -73,11 +73,12 @@ async fn lock_heads(conn: &mut Conn, keys: &BTreeSet<(String, String)>) -> Resul
         acc
     });
     for (log, parties) in by_log {
-        for chunk in parties.chunks(150) {
-            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        for chunk in parties.chunks(1024) {
+            let mut params = db::Placeholders::for_conn(conn);
             let sql = format!(
-                "SELECT party_id, last_hash FROM audit_party_heads WHERE log_id = $1 AND party_id IN ({}) ORDER BY party_id{lock}",
-                placeholders.join(", ")
+                "SELECT party_id, last_hash FROM audit_party_heads WHERE log_id = {} AND party_id IN ({}) ORDER BY party_id{lock}",
+                params.one(),
+                params.list(chunk.len())
             );
             let mut query = sqlx::query_as::<_, (String, Option<Vec<u8>>)>(&sql).bind(log);
             for party in chunk {
@@ -91,11 +92,11 @@ async fn lock_heads(conn: &mut Conn, keys: &BTreeSet<(String, String)>) -> Resul
     Ok(heads)
 }
 
-async fn insert_rows(conn: &mut Conn, drafts: &[Draft]) -> Result<(), sqlx::Error> {
+async fn insert_rows(conn: &mut Conn, drafts: &[Draft], hashes: &[Hash]) -> Result<(), sqlx::Error> {
     use SqlValue::{Blob, Int, OptText, Text};
     let mut records = Vec::with_capacity(drafts.len());
     let mut links = Vec::new();
-    for draft in drafts {
+    for (draft, hash) in drafts.iter().zip(hashes) {
         let r = &draft.record;
         let record_id = uuid::Uuid::now_v7().as_bytes().to_vec();
         records.push(vec![
@@ -116,6 +117,7 @@ async fn insert_rows(conn: &mut Conn, drafts: &[Draft]) -> Result<(), sqlx::Erro
             Text(r.request_id.clone()),
             SqlValue::OptBlob(r.evidence_sha256.map(|h| h.to_vec())),
             Blob(r.encode_parties()),
+            Blob(hash.to_vec()),
         ]);
         for PartyLink { party, .. } in &r.parties {
             links.push(vec![Text(r.log.clone()), Text(party.clone()), Blob(record_id.clone())]);
@@ -126,7 +128,7 @@ async fn insert_rows(conn: &mut Conn, drafts: &[Draft]) -> Result<(), sqlx::Erro
 }
 
 /// Columns written when a record is inserted (`seq` and `leaf_index` are not).
-const RECORD_COLUMNS: [&str; 17] = [
+const RECORD_COLUMNS: [&str; 18] = [
     "record_id",
     "log_id",
     "tenant_id",
@@ -144,6 +146,7 @@ const RECORD_COLUMNS: [&str; 17] = [
     "request_id",
     "evidence",
     "parties",
+    "leaf_hash",
 ];
 
 async fn save_heads(conn: &mut Conn, heads: &Heads) -> Result<(), sqlx::Error> {

@@ -12,6 +12,7 @@ use super::note::{Checkpoint, Note, VerifierKey};
 use super::rows;
 use crate::db::Db;
 use futures::TryStreamExt;
+use sqlx::Row;
 use std::collections::HashMap;
 
 /// What a clean run checked.
@@ -192,11 +193,12 @@ async fn walk_records(
 /// records and its checkpoint together, so any index seen first is covered by then.
 async fn check_beyond(db: &Db, log: &str) -> Result<(), (u64, String)> {
     let sql_error = |e: sqlx::Error| (0, format!("reading the log: {e}"));
-    let highest: Option<i64> = sqlx::query_scalar("SELECT MAX(leaf_index) FROM audit_records WHERE log_id = $1")
-        .bind(log)
-        .fetch_one(db.reader())
-        .await
-        .map_err(sql_error)?;
+    let highest: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(leaf_index) FROM audit_records WHERE log_id = $1 AND leaf_index IS NOT NULL")
+            .bind(log)
+            .fetch_one(db.reader())
+            .await
+            .map_err(sql_error)?;
     let covered: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM audit_checkpoints WHERE log_id = $1")
         .bind(log)
         .fetch_one(db.reader())
@@ -229,29 +231,21 @@ fn check_links(record: &super::record::Record, heads: &mut HashMap<String, Hash>
 }
 
 /// Finds the first index below `upto` whose recomputed leaf differs from the leaf hash
-/// stored when it was sealed (None if the stored leaves were rewritten as well). Runs
+/// stored when it was written (None if the stored leaves were rewritten as well). Runs
 /// only after a failure, so it may take its time.
 async fn locate_change(db: &Db, log: &str, upto: u64) -> Result<Option<u64>, sqlx::Error> {
     let bound = i64::try_from(upto).unwrap_or(i64::MAX);
-    let stored: HashMap<i64, Vec<u8>> =
-        sqlx::query_as("SELECT idx, hash FROM audit_nodes WHERE log_id = $1 AND level = 0 AND idx < $2")
-            .bind(log)
-            .bind(bound)
-            .fetch_all(db.reader())
-            .await?
-            .into_iter()
-            .collect();
     let sql = format!(
-        "SELECT {} FROM audit_records WHERE log_id = $1 AND leaf_index IS NOT NULL AND leaf_index < $2 ORDER BY leaf_index",
+        "SELECT {}, leaf_hash FROM audit_records WHERE log_id = $1 AND leaf_index IS NOT NULL AND leaf_index < $2 ORDER BY leaf_index",
         rows::COLUMNS
     );
     let mut stream = sqlx::query(&sql).bind(log).bind(bound).fetch(db.reader());
     let mut expected: i64 = 0;
     while let Some(row) = stream.try_next().await? {
         let Ok(record) = rows::decode(&row) else { return Ok(u64::try_from(expected).ok()) };
+        let stored: Option<Vec<u8>> = row.try_get(rows::COLUMN_COUNT).unwrap_or(None);
         let index = record.leaf_index.and_then(|i| i64::try_from(i).ok()).unwrap_or(-1);
-        let sealed = stored.get(&expected).map(Vec::as_slice);
-        if index != expected || sealed != Some(record.record.leaf_hash().as_slice()) {
+        if index != expected || stored.as_deref() != Some(record.record.leaf_hash().as_slice()) {
             return Ok(u64::try_from(expected).ok());
         }
         expected += 1;

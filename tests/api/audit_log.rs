@@ -223,7 +223,7 @@ async fn a_rewritten_history_fails_against_a_trusted_checkpoint() {
     app.stop().await;
 }
 
-/// Rebuilds every record's chain links from scratch, as a forger would.
+/// Rebuilds every record's chain links and stored leaf hash from scratch, as a forger would.
 async fn relink_chains(app: &TestApp) {
     use custodia::audit::rows;
     let sql = format!("SELECT {} FROM audit_records WHERE log_id = 'acme' ORDER BY seq", rows::COLUMNS);
@@ -238,8 +238,9 @@ async fn relink_chains(app: &TestApp) {
         for link in &stored.record.parties {
             heads.insert(link.party.clone(), leaf);
         }
-        sqlx::query("UPDATE audit_records SET parties = $1 WHERE seq = $2")
+        sqlx::query("UPDATE audit_records SET parties = $1, leaf_hash = $2 WHERE seq = $3")
             .bind(stored.record.encode_parties())
+            .bind(leaf.to_vec())
             .bind(stored.seq)
             .execute(app.db.reader())
             .await
