@@ -58,6 +58,9 @@ pub struct Config {
     /// The tamper-evident audit log: signing key, sealing cadence, publication.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// What a gateway keeps in memory between requests (API clients, encrypted party rows).
+    #[serde(default)]
+    pub cache: CacheConfig,
     #[serde(skip)]
     pub master_key_env: Option<SecretString>,
     #[serde(skip)]
@@ -102,6 +105,40 @@ impl Default for AuditConfig {
             witness_keys: Vec::new(),
         }
     }
+}
+
+/// `[cache]`: in-memory copies that spare a read its own database round trip. Every
+/// request that used one re-checks it inside its audit transaction, so sizes and the
+/// time to live change speed and memory, never what a caller is shown.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// API clients kept by token hash (0 turns the cache off).
+    #[serde(default = "default_cached_clients")]
+    pub clients: usize,
+    /// Encrypted party rows kept (ciphertexts and wrapped keys, never plaintext; 0 turns
+    /// the cache off).
+    #[serde(default = "default_cached_parties")]
+    pub parties: usize,
+    /// Longest an entry stays in memory, in seconds.
+    #[serde(default = "default_cache_ttl")]
+    pub ttl_seconds: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { clients: default_cached_clients(), parties: default_cached_parties(), ttl_seconds: default_cache_ttl() }
+    }
+}
+
+fn default_cached_clients() -> usize {
+    10_000
+}
+fn default_cached_parties() -> usize {
+    20_000
+}
+fn default_cache_ttl() -> u64 {
+    60
 }
 
 fn default_origin_prefix() -> String {
@@ -159,6 +196,7 @@ impl Config {
             simulated_clock_allowed: false,
             clock: None,
             audit: AuditConfig::default(),
+            cache: CacheConfig::default(),
             master_key_env: None,
             master_passphrase: None,
         }

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod api;
 pub mod audit;
+pub mod cache;
 pub mod calendar;
 pub mod cli;
 pub mod clients;

@@ -89,7 +89,8 @@ impl Application {
         let signer = AuditSigner::load(&config.audit)?;
         let audit = AuditService::start(&core.db, signer, clock.clone(), &config.audit)?;
         let limits = (config.rate_limit_per_second, config.rate_limit_burst);
-        let state = AppState::new(core.db, core.keys, core.access, clock, audit, limits);
+        let mut state = AppState::new(core.db, core.keys, core.access, clock, audit, limits);
+        state.set_caches(&config.cache);
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let router = api::router(state.clone(), config.max_body_bytes);
         Ok(Self { listener, router, state })

@@ -6,7 +6,7 @@
 //! before it is answered; if that audit cannot be written the answer is 503. What passes
 //! becomes a [`Caller`] in the request's extensions.
 
-use super::error::ApiError;
+use super::error::{ApiError, RevokedDuringRequest};
 use super::{request_id, AppState};
 use crate::access::{Purpose, Role};
 use crate::audit::{Actor, AuditEvent, Outcome};
@@ -75,6 +75,7 @@ impl Caller {
             status,
             error_code: None,
             request_id: self.request_id.clone(),
+            seen_versions: Vec::new(),
         }
     }
 
@@ -127,8 +128,18 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
     let action = action_name(&request);
     match authorize(&state, request.headers()).await {
         Ok(caller) => {
+            let actor = caller.actor();
             request.extensions_mut().insert(caller);
-            next.run(request).await
+            let response = next.run(request).await;
+            if response.extensions().get::<RevokedDuringRequest>().is_none() {
+                return response;
+            }
+            // The token was revoked while the request ran: nothing was released; record
+            // the refusal, and stop trusting the cached client on this instance.
+            if let Some(client) = &actor.client {
+                clients::forget_client(&state.clients, client);
+            }
+            refuse(&state, actor, action, ApiError::Unauthenticated).await
         }
         Err((actor, error)) => refuse(&state, actor, action, error).await,
     }
@@ -137,7 +148,7 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
 async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, (Actor, ApiError)> {
     let anonymous = Actor::default();
     let token = bearer_token(headers).ok_or((anonymous.clone(), ApiError::Unauthenticated))?;
-    let client = clients::authenticate(state.db.reader(), &token)
+    let client = clients::authenticate_cached(&state.clients, state.db.reader(), &token)
         .await
         .map_err(|e| (anonymous.clone(), ApiError::from(e)))?
         .ok_or((anonymous, ApiError::Unauthenticated))?;
@@ -183,6 +194,7 @@ async fn refuse(state: &AppState, actor: Actor, action: &'static str, error: Api
         status: error.status().as_u16(),
         error_code: Some(error.code()),
         request_id: request_id::current(),
+        seen_versions: Vec::new(),
     };
     match state.audit.append(&event, &state.now_db()).await {
         Ok(()) => error.into_response(),

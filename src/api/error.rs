@@ -14,6 +14,10 @@ use serde::Serialize;
 pub enum ApiError {
     #[error("missing or unknown API token")]
     Unauthenticated,
+    /// The token was revoked while the request ran (its audit transaction found out):
+    /// answered like [`ApiError::Unauthenticated`]; the auth layer audits the refusal.
+    #[error("missing or unknown API token")]
+    ClientRevoked,
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     #[error("{message}")]
@@ -82,7 +86,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated | Self::ClientRevoked => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -99,7 +103,7 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => "unauthenticated",
+            Self::Unauthenticated | Self::ClientRevoked => "unauthenticated",
             Self::Forbidden { code, .. }
             | Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
@@ -126,15 +130,28 @@ impl IntoResponse for ApiError {
             Self::Integrity => tracing::error!(%request_id, "stored data failed its integrity check; request refused"),
             _ => {}
         }
+        let revoked = matches!(self, Self::ClientRevoked);
         let body =
             ErrorBody { error: ErrorDetail { code: self.code().to_string(), message: self.to_string(), request_id } };
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if revoked {
+            response.extensions_mut().insert(RevokedDuringRequest);
+        }
+        response
     }
 }
 
+/// Marks a response whose client was found revoked by the request's audit transaction,
+/// so the auth layer records the refusal and forgets the client.
+#[derive(Clone, Copy, Debug)]
+pub struct RevokedDuringRequest;
+
 impl From<crate::audit::AuditUnavailable> for ApiError {
-    fn from(_: crate::audit::AuditUnavailable) -> Self {
-        Self::AuditUnavailable
+    fn from(err: crate::audit::AuditUnavailable) -> Self {
+        match err {
+            crate::audit::AuditUnavailable::ClientRevoked => Self::ClientRevoked,
+            _ => Self::AuditUnavailable,
+        }
     }
 }
 

@@ -11,10 +11,13 @@ pub mod write;
 
 use crate::access::AccessPolicy;
 use crate::audit::service::AuditService;
+use crate::clients::ClientCache;
 use crate::clock::{to_db_time, Clock};
+use crate::config::CacheConfig;
 use crate::db::Db;
 use crate::ids::ClientId;
 use crate::keys::KeyService;
+use crate::vault::PartyCache;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -36,6 +39,10 @@ pub struct AppState {
     pub clock: Clock,
     pub limiter: Arc<DefaultKeyedRateLimiter<ClientId>>,
     pub audit: AuditService,
+    /// API clients by token hash (re-checked by every request's audit transaction).
+    pub clients: Arc<ClientCache>,
+    /// Encrypted party rows (re-checked by every request's audit transaction).
+    pub parties: Arc<PartyCache>,
 }
 
 impl AppState {
@@ -49,7 +56,25 @@ impl AppState {
     ) -> Self {
         let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-        Self { db, keys, access: Arc::new(access), clock, limiter: Arc::new(RateLimiter::keyed(quota)), audit }
+        let mut state = Self {
+            db,
+            keys,
+            access: Arc::new(access),
+            clock,
+            limiter: Arc::new(RateLimiter::keyed(quota)),
+            audit,
+            clients: Arc::default(),
+            parties: Arc::default(),
+        };
+        state.set_caches(&CacheConfig::default());
+        state
+    }
+
+    /// Sizes the in-memory caches as `[cache]` says.
+    pub fn set_caches(&mut self, config: &CacheConfig) {
+        let ttl = std::time::Duration::from_secs(config.ttl_seconds);
+        self.clients = Arc::new(ClientCache::new(config.clients, ttl));
+        self.parties = Arc::new(PartyCache::new(config.parties, ttl));
     }
 
     /// Now, on the gateway's clock, in the database's text form.

@@ -13,6 +13,7 @@
 pub mod bundle;
 pub mod bundle_verify;
 pub mod cosign;
+pub mod freshness;
 pub mod http;
 pub mod log;
 pub mod merkle;
@@ -86,6 +87,10 @@ pub struct AuditEvent {
     pub status: u16,
     pub error_code: Option<&'static str>,
     pub request_id: String,
+    /// Party rows this request served from a gateway's memory, with the version it saw.
+    /// The audit transaction re-reads them: if any changed, nothing is recorded and the
+    /// request must read again ([`AuditUnavailable::StaleRead`]).
+    pub seen_versions: Vec<freshness::SeenVersion>,
 }
 
 impl AuditEvent {
@@ -158,6 +163,7 @@ impl EventContext {
             status: 200,
             error_code: None,
             request_id: self.request_id.clone(),
+            seen_versions: Vec::new(),
         }
     }
 }
@@ -171,6 +177,14 @@ pub enum AuditUnavailable {
     WriterStopped,
     #[error("audit record could not be written")]
     WriteFailed,
+    /// The request's API client was revoked before its record could commit: nothing was
+    /// recorded as allowed and nothing may be released (the caller answers 401).
+    #[error("the API client was revoked during the request")]
+    ClientRevoked,
+    /// A party row the request served from memory changed before its record could
+    /// commit: nothing was recorded; read the party again from the database.
+    #[error("a party read from memory changed; read it again")]
+    StaleRead,
 }
 
 /// Appends inside the caller's transaction (writes: the change and its record commit together).
@@ -179,9 +193,16 @@ pub async fn append(conn: &mut Conn, event: &AuditEvent, recorded_at: &str) -> R
 }
 
 /// Appends several records inside the caller's transaction, as multi-row statements
-/// (bulk import writes one record per party).
+/// (bulk import writes one record per party). Re-checks, in the same transaction, that
+/// the clients of allowed records are still active, so a write never commits for a token
+/// revoked (on any instance) after it was authenticated.
 pub async fn append_many(conn: &mut Conn, events: &[AuditEvent], recorded_at: &str) -> Result<(), AuditUnavailable> {
     let started = Instant::now();
+    let reliances: Vec<freshness::Reliance> = events.iter().map(freshness::Reliance::of).collect();
+    let verdicts = freshness::check(conn, &reliances).await?;
+    if let Some(stale) = verdicts.iter().find_map(|v| v.refusal()) {
+        return Err(stale);
+    }
     let mut drafts: Vec<Draft> = events.iter().map(|e| e.to_draft(recorded_at)).collect();
     let result = store::insert(conn, &mut drafts).await;
     metrics::histogram!("custodia_audit_write_seconds").record(started.elapsed().as_secs_f64());

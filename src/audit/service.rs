@@ -5,7 +5,7 @@
 use super::note::WitnessVerifierKey;
 use super::sealer::{self, SealError, SealerConfig, SealerHandle};
 use super::signer::AuditSigner;
-use super::writer::GroupWriter;
+use super::writer::{self, GroupWriter, JobQueue};
 use super::{AuditEvent, AuditUnavailable};
 use crate::clock::Clock;
 use crate::config::AuditConfig;
@@ -36,15 +36,16 @@ impl AuditService {
         let sealer_config = sealer_config(config);
         let handle = SealerHandle::new(config.seal_every_records);
         let signer = Arc::new(signer);
-        tokio::spawn(sealer::run(db.clone(), signer.clone(), clock.clone(), sealer_config.clone(), handle.clone()));
-        let writer = GroupWriter::start(db.clone(), handle);
+        let (writer, jobs) = GroupWriter::channel();
+        let work = AuditWork { db: db.clone(), jobs, handle, signer: signer.clone(), clock: clock.clone() };
+        spawn_audit_thread(work, sealer_config.clone())?;
         let witnesses = Arc::new(witnesses);
         Ok(Self { writer, db: db.clone(), clock, signer, sealer: sealer_config, witnesses })
     }
 
     /// Writes the record for `event` and returns once it is durable (reads, refusals).
     pub async fn append(&self, event: &AuditEvent, recorded_at: &str) -> Result<(), AuditUnavailable> {
-        self.writer.append(event.to_draft(recorded_at)).await
+        self.writer.append(event.to_draft(recorded_at), super::freshness::Reliance::of(event)).await
     }
 
     /// Seals everything committed so far (exports prove against a fresh checkpoint).
@@ -52,6 +53,39 @@ impl AuditService {
         sealer::seal_all(&self.db, &self.signer, &self.clock, &self.sealer).await
     }
 }
+
+/// What the audit thread runs: the group-commit writer and the sealer.
+struct AuditWork {
+    db: Db,
+    jobs: JobQueue,
+    handle: SealerHandle,
+    signer: Arc<AuditSigner>,
+    clock: Clock,
+}
+
+/// Runs the writer and the sealer on a thread and runtime of their own, until every
+/// writer handle is dropped. Their statements go back to back: on the request runtime,
+/// each statement's completion (woken from the database driver's thread) waited in the
+/// runtime's global queue behind busy request handlers, which stretched every batch,
+/// and on SQLite every sealing round held the only write lock that much longer.
+fn spawn_audit_thread(work: AuditWork, config: SealerConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("custodia-audit".into()).spawn(move || {
+        runtime.block_on(async move {
+            let db = work.db.for_dedicated_runtime(AUDIT_CONNECTIONS).await;
+            let writing = writer::run(db.clone(), work.jobs, work.handle.clone());
+            let sealing = sealer::run(db, work.signer, work.clock, config, work.handle);
+            tokio::select! {
+                _ = writing => {}
+                _ = sealing => {}
+            }
+        })
+    })?;
+    Ok(())
+}
+
+/// PostgreSQL connections the audit thread opens for itself (the writer and the sealer).
+const AUDIT_CONNECTIONS: u32 = 2;
 
 /// The sealer settings from `[audit]`.
 pub fn sealer_config(config: &AuditConfig) -> SealerConfig {

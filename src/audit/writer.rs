@@ -4,9 +4,14 @@
 //! transaction is durable. A request is answered only after its own record committed
 //! (DESIGN invariant 3); concurrency turns N commits into one.
 //!
+//! The same transaction first re-checks what the batch's requests took from memory
+//! ([`super::freshness`]); a record whose client was revoked or whose party row changed
+//! is left out and its request told so, never written as if it had been answered.
+//!
 //! If a batch fails, its records are retried one by one, so a single bad record cannot
 //! take the others' answers down with it.
 
+use super::freshness::{self, Reliance, Verdict};
 use super::store::{self, Draft};
 use super::AuditUnavailable;
 use crate::db::Db;
@@ -20,6 +25,7 @@ const MAX_BATCH: usize = 1_024;
 
 struct Job {
     draft: Draft,
+    reliance: Reliance,
     done: oneshot::Sender<Result<(), AuditUnavailable>>,
 }
 
@@ -35,23 +41,26 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// The receiving end of a [`GroupWriter`], consumed by [`run`].
+pub struct JobQueue(mpsc::Receiver<Job>);
+
 impl GroupWriter {
-    /// Starts the writer task on the current runtime. It ends when every handle is dropped.
-    pub fn start(db: Db, sealer: super::sealer::SealerHandle) -> Self {
+    /// A writer handle and the queue [`run`] drains.
+    pub fn channel() -> (Self, JobQueue) {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(db, jobs, sealer));
-        Self { queue }
+        (Self { queue }, JobQueue(jobs))
     }
 
-    /// Writes `draft` and returns once it is durable.
-    pub async fn append(&self, draft: Draft) -> Result<(), AuditUnavailable> {
+    /// Writes `draft` and returns once it is durable, or says why it was left out.
+    pub async fn append(&self, draft: Draft, reliance: Reliance) -> Result<(), AuditUnavailable> {
         let (done, wait) = oneshot::channel();
-        self.queue.send(Job { draft, done }).await.map_err(|_| AuditUnavailable::WriterStopped)?;
+        self.queue.send(Job { draft, reliance, done }).await.map_err(|_| AuditUnavailable::WriterStopped)?;
         wait.await.map_err(|_| AuditUnavailable::WriterStopped)?
     }
 }
 
-async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, sealer: super::sealer::SealerHandle) {
+/// Writes batches until every [`GroupWriter`] handle is dropped.
+pub async fn run(db: Db, JobQueue(mut jobs): JobQueue, sealer: super::sealer::SealerHandle) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let started = Instant::now();
@@ -65,18 +74,23 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, sealer: super::sealer::Seale
 }
 
 async fn write_batch(db: &Db, batch: Vec<Job>) {
-    let (mut drafts, waiters): (Vec<Draft>, Vec<_>) = batch.into_iter().map(|j| (j.draft, j.done)).unzip();
-    match commit(db, &mut drafts).await {
-        Ok(()) => {
-            for waiter in waiters {
-                let _ = waiter.send(Ok(()));
+    let (mut drafts, rest): (Vec<Draft>, Vec<_>) = batch.into_iter().map(|j| (j.draft, (j.reliance, j.done))).unzip();
+    let (reliances, waiters): (Vec<Reliance>, Vec<_>) = rest.into_iter().unzip();
+    match commit(db, &mut drafts, &reliances).await {
+        Ok(verdicts) => {
+            for (waiter, verdict) in waiters.into_iter().zip(verdicts) {
+                let _ = waiter.send(verdict.refusal().map_or(Ok(()), Err));
             }
         }
         Err(error) => match drafts.len() {
             2.. => {
                 tracing::warn!(%error, records = waiters.len(), "audit batch failed; retrying records one by one");
-                for (draft, waiter) in drafts.iter_mut().zip(waiters) {
-                    let _ = waiter.send(commit(db, std::slice::from_mut(draft)).await.map_err(AuditUnavailable::Store));
+                for ((draft, reliance), waiter) in drafts.iter_mut().zip(reliances).zip(waiters) {
+                    let outcome = commit(db, std::slice::from_mut(draft), std::slice::from_ref(&reliance)).await;
+                    let _ = waiter.send(match outcome {
+                        Ok(verdicts) => verdicts.first().and_then(|v| v.refusal()).map_or(Ok(()), Err),
+                        Err(error) => Err(AuditUnavailable::Store(error)),
+                    });
                 }
             }
             _ => {
@@ -89,14 +103,25 @@ async fn write_batch(db: &Db, batch: Vec<Job>) {
     }
 }
 
-async fn commit(db: &Db, drafts: &mut [Draft]) -> Result<(), sqlx::Error> {
+/// Checks the batch's reliances, writes the records that passed, commits; returns the
+/// verdict of each record in order (a refused one was not written).
+async fn commit(db: &Db, drafts: &mut [Draft], reliances: &[Reliance]) -> Result<Vec<Verdict>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    store::insert(&mut tx, drafts).await?;
-    tx.commit().await
+    let verdicts = freshness::check(&mut tx, reliances).await?;
+    if verdicts.iter().all(|v| *v == Verdict::Fresh) {
+        store::insert(&mut tx, drafts).await?;
+    } else {
+        let mut fresh: Vec<Draft> =
+            drafts.iter().zip(&verdicts).filter(|(_, v)| **v == Verdict::Fresh).map(|(d, _)| d.clone()).collect();
+        store::insert(&mut tx, &mut fresh).await?;
+    }
+    tx.commit().await?;
+    Ok(verdicts)
 }
 
 /// Writes records without the group writer, one transaction per call: for tools (CLI)
 /// that have no running gateway.
 pub async fn append_alone(db: &Db, mut draft: Draft) -> Result<(), AuditUnavailable> {
-    commit(db, std::slice::from_mut(&mut draft)).await.map_err(AuditUnavailable::Store)
+    commit(db, std::slice::from_mut(&mut draft), &[Reliance::default()]).await.map_err(AuditUnavailable::Store)?;
+    Ok(())
 }

@@ -75,6 +75,7 @@ async fn admin_audit(
         status: 0,
         error_code: None,
         request_id: format!("cli-{}", uuid::Uuid::now_v7().simple()),
+        seen_versions: Vec::new(),
     };
     audit::append(tx, &event, now).await?;
     Ok(())

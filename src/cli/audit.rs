@@ -240,6 +240,7 @@ async fn export(
         status: 0,
         error_code: None,
         request_id: request_id.clone(),
+        seen_versions: Vec::new(),
     };
     audit::writer::append_alone(db, event.to_draft(&crate::clock::to_db_time(clock.now()))).await?;
     sealer::seal_all(db, signer, clock, sealing).await?;

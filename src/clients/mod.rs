@@ -150,6 +150,34 @@ pub async fn list_clients(conn: &mut Conn, tenant: Option<&TenantId>) -> Result<
         .collect()
 }
 
+/// Active clients by the SHA-256 of their token. An entry is trusted only until the
+/// request's audit transaction re-checks the client (`crate::audit::freshness`), so a
+/// revocation committed anywhere takes effect on the next request on every instance.
+pub type ClientCache = crate::cache::TtlCache<[u8; 32], AuthenticatedClient>;
+
+/// [`authenticate`] through `cache`: a hit costs no database round trip. Returns the
+/// client and the token hash it is cached under.
+pub async fn authenticate_cached(
+    cache: &ClientCache,
+    pool: &sqlx::AnyPool,
+    token: &SecretString,
+) -> Result<Option<AuthenticatedClient>, sqlx::Error> {
+    let hash = token_hash(token.expose_secret());
+    if let Some(client) = cache.get(&hash) {
+        return Ok(Some(client));
+    }
+    let found = authenticate(pool, token).await?;
+    if let Some(client) = &found {
+        cache.insert(hash, client.clone());
+    }
+    Ok(found)
+}
+
+/// Drops a client from `cache` (its token was found revoked).
+pub fn forget_client(cache: &ClientCache, id: &ClientId) {
+    cache.retain(|_, client| client.id != *id);
+}
+
 /// Resolves a presented bearer token to an active client, or `None`.
 pub async fn authenticate(
     pool: &sqlx::AnyPool,

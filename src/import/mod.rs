@@ -128,6 +128,7 @@ impl Importer<'_> {
             status: 201,
             error_code: None,
             request_id: self.request_id.clone(),
+            seen_versions: Vec::new(),
         };
         let ctx = IngestContext { keys: self.keys, tenant: &self.tenant, now: &self.now, audit };
         let mut tx = self.db.begin_write().await?;

@@ -13,6 +13,7 @@ use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::write::{begin_idempotent, Begun, JsonBody};
 use crate::api::AppState;
+use crate::audit::freshness::SeenVersion;
 use crate::audit::{self, Outcome as AuditOutcome};
 use crate::ids::{PartyId, TenantId};
 use crate::keys::KeyError;
@@ -118,7 +119,7 @@ fn ingest_context<'a>(
 
 pub fn ingest_error(err: super::ingest::IngestError) -> ApiError {
     match err {
-        super::ingest::IngestError::Audit(_) => ApiError::AuditUnavailable,
+        super::ingest::IngestError::Audit(audit) => ApiError::from(audit),
         super::ingest::IngestError::Db(db) if crate::db::is_unique_violation(&db) => ApiError::Conflict {
             code: "duplicate_party",
             message: "a party with this national id or reference was created concurrently; retry".into(),
@@ -137,20 +138,32 @@ pub async fn get_party(
 ) -> Result<Json<PartyView>, ApiError> {
     let id = PartyId::parse(&id).map_err(|_| ApiError::NotFound { what: "party" })?;
     let visibility = visibilities(&state.access, caller.role, caller.purpose);
-    let view = match read_view(&state, &caller.tenant, &id, &visibility).await {
-        Ok(view) => view,
-        Err(error) => return Err(audit_failure(&state, &caller, "party.read", Some(id.to_string()), error).await),
-    };
-    let Some(view) = view else {
-        let event = caller.event("party.read", Some(id.to_string()), Vec::new(), AuditOutcome::Denied, 404);
-        state.audit.append(&event, &state.now_db()).await?;
-        return Err(ApiError::NotFound { what: "party" });
-    };
-    let event = caller
-        .event("party.read", Some(id.to_string()), released_fields(&visibility), AuditOutcome::Allowed, 200)
-        .about_parties([id.to_string()]);
-    state.audit.append(&event, &state.now_db()).await?;
-    Ok(Json(view))
+    let mut from_memory = true;
+    loop {
+        let read = match read_view(&state, &caller.tenant, &id, &visibility, from_memory).await {
+            Ok(read) => read,
+            Err(error) => return Err(audit_failure(&state, &caller, "party.read", Some(id.to_string()), error).await),
+        };
+        let Some((view, seen)) = read else {
+            let event = caller.event("party.read", Some(id.to_string()), Vec::new(), AuditOutcome::Denied, 404);
+            state.audit.append(&event, &state.now_db()).await?;
+            return Err(ApiError::NotFound { what: "party" });
+        };
+        let mut event = caller
+            .event("party.read", Some(id.to_string()), released_fields(&visibility), AuditOutcome::Allowed, 200)
+            .about_parties([id.to_string()]);
+        event.seen_versions.extend(seen);
+        match state.audit.append(&event, &state.now_db()).await {
+            Ok(()) => return Ok(Json(view)),
+            // The copy in memory changed on some instance: nothing was recorded or sent;
+            // read it again from the database.
+            Err(audit::AuditUnavailable::StaleRead) if from_memory => {
+                state.parties.remove(&(caller.tenant.to_string(), id.to_string()));
+                from_memory = false;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 /// A read that failed on our side (an integrity error, say) is audited as `failed`, so a
@@ -171,16 +184,33 @@ async fn audit_failure(
     }
 }
 
+/// The party as `visibility` shows it, from memory when allowed and present (then with
+/// the version the audit transaction must still find), else from the database.
 async fn read_view(
     state: &AppState,
     tenant: &TenantId,
     id: &PartyId,
     visibility: &std::collections::BTreeMap<crate::access::PartyField, crate::access::Visibility>,
-) -> Result<Option<PartyView>, ApiError> {
+    from_memory: bool,
+) -> Result<Option<(PartyView, Option<SeenVersion>)>, ApiError> {
+    let key = (tenant.to_string(), id.to_string());
     let mut conn = state.db.reader().acquire().await?;
-    let Some(stored) = store::load_party(&mut conn, tenant.as_str(), id.as_str()).await? else { return Ok(None) };
-    let party = open_party(&state.keys, &mut conn, tenant, stored, visibility).await?;
-    Ok(Some(PartyView::build(party, visibility.clone())))
+    let (stored, seen) = match state.parties.get(&key).filter(|_| from_memory) {
+        Some(stored) => {
+            let seen = SeenVersion { party: id.to_string(), version: stored.version };
+            (stored, Some(seen))
+        }
+        None => {
+            let Some(stored) = store::load_party(&mut conn, tenant.as_str(), id.as_str()).await? else {
+                return Ok(None);
+            };
+            let stored = std::sync::Arc::new(stored);
+            state.parties.insert(key, stored.clone());
+            (stored, None)
+        }
+    };
+    let party = open_party(&state.keys, &mut conn, tenant, &stored, visibility).await?;
+    Ok(Some((PartyView::build(party, visibility.clone()), seen)))
 }
 
 #[utoipa::path(patch, path = "/v1/parties/{id}", tag = "parties", request_body = PartyPatch, params(("id" = String, Path), ("X-Purpose" = String, Header)),
@@ -231,6 +261,7 @@ pub async fn patch_party(
     )
     .await?;
     tx.commit().await.map_err(|_| ApiError::AuditUnavailable)?;
+    state.parties.remove(&(caller.tenant.to_string(), id.to_string()));
     Ok(Json(Updated { id: id.to_string(), updated: fields }).into_response())
 }
 
@@ -347,7 +378,7 @@ async fn find_views(
     let mut views = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(stored) = store::load_party(&mut conn, tenant.as_str(), &id).await? {
-            let party = open_party(&state.keys, &mut conn, tenant, stored, visibility).await?;
+            let party = open_party(&state.keys, &mut conn, tenant, &stored, visibility).await?;
             views.push(PartyView::build(party, visibility.clone()));
         }
     }

@@ -14,3 +14,9 @@ pub mod patch;
 pub mod pii;
 pub mod service;
 pub mod store;
+
+/// Encrypted party rows (ciphertexts and the wrapped key, never plaintext) by tenant and
+/// party id, for reads that then cost no database round trip of their own. A read served
+/// from here records the row's version in its audit event; the audit transaction checks
+/// it (`crate::audit::freshness`) and the read is redone from the database if it changed.
+pub type PartyCache = crate::cache::TtlCache<(String, String), std::sync::Arc<store::StoredParty>>;

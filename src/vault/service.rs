@@ -194,17 +194,17 @@ pub async fn open_party(
     keys: &KeyService,
     conn: &mut Conn,
     tenant: &TenantId,
-    party: StoredParty,
+    party: &StoredParty,
     visibility: &BTreeMap<PartyField, Visibility>,
 ) -> Result<DecryptedParty, VaultError> {
-    let key = open_key(keys, conn, tenant, &party).await?;
+    let key = open_key(keys, conn, tenant, party).await?;
     let id = PartyId::from_db(party.id.clone());
     let mut out = DecryptedParty {
         id: party.id.clone(),
-        jurisdiction: party.jurisdiction,
-        timezone: party.timezone,
-        created_at: party.created_at,
-        updated_at: party.updated_at,
+        jurisdiction: party.jurisdiction.clone(),
+        timezone: party.timezone.clone(),
+        created_at: party.created_at.clone(),
+        updated_at: party.updated_at.clone(),
         external_ref: None,
         full_name: None,
         national_id: None,
@@ -213,13 +213,13 @@ pub async fn open_party(
         address: None,
         date_of_birth: None,
     };
-    for (field, element, sealed) in party.fields {
-        if !needed(&field, visibility) {
+    for (field, element, sealed) in &party.fields {
+        if !needed(field, visibility) {
             continue;
         }
-        let plain = key.open_field(tenant, &id, &field, &element, &sealed).map_err(|_| integrity(&party.id, &field))?;
-        let text = String::from_utf8(plain.to_vec()).map_err(|_| integrity(&party.id, &field))?;
-        place(&mut out, &field, element, text).map_err(|_| integrity(&party.id, &field))?;
+        let plain = key.open_field(tenant, &id, field, element, sealed).map_err(|_| integrity(&party.id, field))?;
+        let text = String::from_utf8(plain.to_vec()).map_err(|_| integrity(&party.id, field))?;
+        place(&mut out, field, element.clone(), text).map_err(|_| integrity(&party.id, field))?;
     }
     Ok(out)
 }

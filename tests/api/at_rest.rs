@@ -64,7 +64,7 @@ async fn two_parties(app: &TestApp) -> (String, String) {
 
 #[tokio::test]
 async fn a_phone_ciphertext_copied_to_another_party_is_an_integrity_error_not_that_phone() {
-    let app = spawn_app().await;
+    let app = spawn_app_reading_the_database().await;
     let (a, b) = two_parties(&app).await;
     copy_ciphertext(&app, (&a, "phone", "mobile"), (&b, "phone", "mobile")).await;
     let read = review(&app, &b).await;
@@ -99,7 +99,7 @@ async fn a_phone_ciphertext_copied_to_another_party_is_an_integrity_error_not_th
 
 #[tokio::test]
 async fn a_phone_ciphertext_moved_to_another_element_of_the_same_party_is_an_integrity_error() {
-    let app = spawn_app().await;
+    let app = spawn_app_reading_the_database().await;
     let (a, _) = two_parties(&app).await;
     copy_ciphertext(&app, (&a, "phone", "mobile"), (&a, "phone", "home")).await;
     let read = review(&app, &a).await;
@@ -109,7 +109,7 @@ async fn a_phone_ciphertext_moved_to_another_element_of_the_same_party_is_an_int
 
 #[tokio::test]
 async fn a_ciphertext_moved_to_another_field_of_the_same_party_is_an_integrity_error() {
-    let app = spawn_app().await;
+    let app = spawn_app_reading_the_database().await;
     let (a, _) = two_parties(&app).await;
     copy_ciphertext(&app, (&a, "full_name", ""), (&a, "email", "personal")).await;
     let read = review(&app, &a).await;
@@ -120,7 +120,7 @@ async fn a_ciphertext_moved_to_another_field_of_the_same_party_is_an_integrity_e
 
 #[tokio::test]
 async fn a_wrapped_data_key_copied_to_another_party_is_an_integrity_error() {
-    let app = spawn_app().await;
+    let app = spawn_app_reading_the_database().await;
     let (a, b) = two_parties(&app).await;
     let mut tx = app.db.begin_write().await.unwrap();
     let row = sqlx::query("SELECT key_id, tenant_key_version, wrapped FROM party_keys WHERE party_id = $1")

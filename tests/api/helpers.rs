@@ -62,6 +62,11 @@ pub struct AppOptions {
     pub max_body_bytes: usize,
     /// Witness verifier keys whose cosignatures the gateway accepts.
     pub witness_keys: Vec<String>,
+    /// Keep encrypted party rows in memory (the default, as in production). Tests that
+    /// tamper with the database behind the gateway's back turn it off: a copy in memory
+    /// would hide the tampering (serving the untampered value), and they check what the
+    /// database path does with it.
+    pub party_cache: bool,
 }
 
 impl Default for AppOptions {
@@ -72,8 +77,15 @@ impl Default for AppOptions {
             burst: 10_000,
             max_body_bytes: 1024 * 1024,
             witness_keys: Vec::new(),
+            party_cache: true,
         }
     }
+}
+
+/// A gateway that reads parties from the database on every request (see
+/// [`AppOptions::party_cache`]).
+pub async fn spawn_app_reading_the_database() -> TestApp {
+    spawn_app_with(AppOptions { party_cache: false, ..AppOptions::default() }).await
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -97,6 +109,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     config.rate_limit_per_second = options.rate_per_second;
     config.rate_limit_burst = options.burst;
     config.max_body_bytes = options.max_body_bytes;
+    if !options.party_cache {
+        config.cache.parties = 0;
+    }
     if let Some(clock) = options.clock {
         config.simulated_clock_allowed = true;
         config.clock = Some(clock.to_string());

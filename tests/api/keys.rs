@@ -337,7 +337,7 @@ async fn assert_refused(gateway: &Gateway, what: &str, id: &str, n: u32) {
 
 #[tokio::test]
 async fn a_party_key_still_wrapped_under_a_retired_tenant_key_version_is_refused() {
-    let app = spawn_app().await;
+    let app = spawn_app_reading_the_database().await;
     let parties = import(&app, 1..21).await;
     let (id, n) = parties[0].clone();
     let gateway = Gateway::of(&app);

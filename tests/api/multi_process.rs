@@ -493,6 +493,7 @@ fn read_event(writer: usize, n: u64) -> AuditEvent {
         status: 200,
         error_code: None,
         request_id: format!("race-w{writer}-{n:06}"),
+        seen_versions: Vec::new(),
     }
     .about_parties(parties)
 }
