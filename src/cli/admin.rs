@@ -130,22 +130,13 @@ async fn keys_command(core: &Core, command: KeysCommand, now: &str) -> anyhow::R
             audit_each_tenant(core, "key.rotate.master", now).await?;
             println!("master key rotated to version {version}; tenant keys rewrapped. Retire the old version with `custodia keys retire --master N`.");
         }
-        KeysCommand::Rotate { tenant, batch, .. } => {
+        KeysCommand::Rotate { tenant, index, batch, .. } => {
             let tenant = TenantId::parse(tenant.as_deref().unwrap_or_default())?;
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(indicatif::ProgressStyle::with_template(
-                "rewrapping party keys {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
-            )?);
-            let version = rotation::rotate_tenant(&core.db, &core.keys, &tenant, now, batch, |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
-            .await?;
-            bar.finish();
-            let mut tx = core.db.begin_write().await?;
-            admin_audit(&mut tx, &tenant, "key.rotate.tenant", None, now).await?;
-            tx.commit().await?;
-            println!("tenant {tenant} data key rotated to version {version}; older versions retired");
+            if index {
+                rotate_index(core, &tenant, batch.unwrap_or(crate::vault::reindex::DEFAULT_BATCH), now).await?;
+            } else {
+                rotate_data(core, &tenant, batch.unwrap_or(rotation::DEFAULT_BATCH), now).await?;
+            }
         }
         KeysCommand::Generate { .. } => anyhow::bail!("`keys generate` needs no configuration; run it on its own"),
         KeysCommand::Retire { master } => {
@@ -155,6 +146,44 @@ async fn keys_command(core: &Core, command: KeysCommand, now: &str) -> anyhow::R
         }
     }
     Ok(())
+}
+
+async fn rotate_data(core: &Core, tenant: &TenantId, batch: usize, now: &str) -> anyhow::Result<()> {
+    let bar = progress_bar("rewrapping party keys")?;
+    let version = rotation::rotate_tenant(&core.db, &core.keys, tenant, now, batch, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish();
+    let mut tx = core.db.begin_write().await?;
+    admin_audit(&mut tx, tenant, "key.rotate.tenant", None, now).await?;
+    tx.commit().await?;
+    println!("tenant {tenant} data key rotated to version {version}; older versions retired");
+    Ok(())
+}
+
+async fn rotate_index(core: &Core, tenant: &TenantId, batch: usize, now: &str) -> anyhow::Result<()> {
+    let bar = progress_bar("recomputing blind indexes")?;
+    let version = crate::vault::reindex::rotate_index(&core.db, &core.keys, tenant, now, batch, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish();
+    let mut tx = core.db.begin_write().await?;
+    admin_audit(&mut tx, tenant, "key.rotate.index", None, now).await?;
+    tx.commit().await?;
+    println!("tenant {tenant} blind-index key rotated to version {version}; older versions retired");
+    Ok(())
+}
+
+fn progress_bar(what: &str) -> anyhow::Result<indicatif::ProgressBar> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(indicatif::ProgressStyle::with_template(&format!(
+        "{what} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})"
+    ))?);
+    Ok(bar)
 }
 
 async fn audit_each_tenant(core: &Core, action: &'static str, now: &str) -> anyhow::Result<()> {
