@@ -14,6 +14,7 @@ use crate::audit::service::AuditService;
 use crate::clock::{to_db_time, Clock};
 use crate::db::Db;
 use crate::ids::ClientId;
+use crate::keys::worker::JobsWake;
 use crate::keys::KeyService;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -36,6 +37,8 @@ pub struct AppState {
     pub clock: Clock,
     pub limiter: Arc<DefaultKeyedRateLimiter<ClientId>>,
     pub audit: AuditService,
+    /// Wakes this process's key-job worker (an erasure queued a rotation).
+    pub jobs: JobsWake,
 }
 
 impl AppState {
@@ -49,7 +52,15 @@ impl AppState {
     ) -> Self {
         let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-        Self { db, keys, access: Arc::new(access), clock, limiter: Arc::new(RateLimiter::keyed(quota)), audit }
+        Self {
+            db,
+            keys,
+            access: Arc::new(access),
+            clock,
+            limiter: Arc::new(RateLimiter::keyed(quota)),
+            audit,
+            jobs: JobsWake::default(),
+        }
     }
 
     /// Now, on the gateway's clock, in the database's text form.

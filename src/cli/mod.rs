@@ -167,6 +167,17 @@ pub enum KeysCommand {
         #[arg(long)]
         batch: Option<usize>,
     },
+    /// List key jobs (the tenant-key rotations erasures schedule), newest first.
+    Jobs {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Most jobs shown.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Run every due key job now, then exit (gateways also run them in the background).
+    /// Exits 1 if a job failed (it is retried later with backoff).
+    RunJobs,
     /// Remove a master key version from the key file once nothing uses it.
     Retire {
         #[arg(long)]

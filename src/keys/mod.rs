@@ -11,8 +11,10 @@
 
 mod blind_index;
 pub mod crypto;
+pub mod jobs;
 pub mod keyring;
 pub mod rotation;
+pub mod worker;
 
 use crate::db::{Backend, Conn};
 use crate::ids::{PartyId, TenantId};
