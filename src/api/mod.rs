@@ -73,6 +73,8 @@ impl AppState {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let v1 = Router::new()
         .merge(crate::vault::http::router())
+        .merge(crate::vault::retention::http::router())
+        .merge(crate::vault::erasure::http::router())
         .merge(crate::obligations::http::router())
         .merge(crate::audit::http::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::middleware));

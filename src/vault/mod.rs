@@ -10,6 +10,7 @@
 //! crypto-shredding).
 
 pub mod domain;
+pub mod erasure;
 pub mod gate;
 pub mod http;
 pub mod ingest;
@@ -17,5 +18,6 @@ pub mod mask;
 pub mod patch;
 pub mod pii;
 pub mod reindex;
+pub mod retention;
 pub mod service;
 pub mod store;
