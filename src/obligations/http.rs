@@ -63,7 +63,7 @@ pub struct CreatedObligation {
 }
 
 #[utoipa::path(post, path = "/v1/obligations", tag = "obligations", request_body = ObligationCreate, params(("X-Purpose" = String, Header)),
-    responses((status = 201, body = CreatedObligation), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedObligation), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody, description = "`party_erased`: a linked party was erased"), (status = 422, body = ErrorBody)))]
 pub async fn create_obligation(
     State(state): State<AppState>,
     caller: Caller,
@@ -88,33 +88,18 @@ pub async fn create_obligation(
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(write) => write,
     };
+    if let Err((error, erased)) = check_links(&state, &mut write.tx, &caller, &links).await {
+        drop(write);
+        return Err(match erased {
+            // A write about an erased party is refused like any other: audited, about it.
+            Some(party) => {
+                crate::vault::gate::audit_error(&state, &caller, "obligation.create", Some(&party), error).await
+            }
+            None => error,
+        });
+    }
     let tx = &mut write.tx;
     {
-        // Under each party's lock (in id order, so two writers never wait on each other):
-        // an erasure or a retention decision about a party sees this obligation or not at
-        // all, never half of it.
-        let mut locked: Vec<&PartyId> = links.iter().map(|(p, _)| p).collect();
-        locked.sort();
-        for party in locked {
-            state.db.lock_party(tx, party.as_str()).await?;
-        }
-        for (i, (party, _)) in links.iter().enumerate() {
-            match crate::vault::store::party_state(tx, caller.tenant.as_str(), party.as_str()).await? {
-                Some(PartyState::Active) => {}
-                Some(PartyState::Erased) => {
-                    return Err(ApiError::Gone {
-                        code: "party_erased",
-                        message: format!("parties[{i}].party_id: this party's personal data was erased"),
-                    })
-                }
-                None => {
-                    return Err(ApiError::unprocessable(
-                        "unknown_party",
-                        format!("parties[{i}].party_id: no such party in this tenant"),
-                    ))
-                }
-            }
-        }
         if !store::existing_refs(tx, caller.tenant.as_str(), &[terms.external_ref.as_str()]).await?.is_empty() {
             return Err(duplicate_obligation());
         }
@@ -138,6 +123,37 @@ pub async fn create_obligation(
         audit::append(tx, &event, &now).await?;
         write.finish(StatusCode::CREATED, &CreatedObligation { id: id.to_string() }).await
     }
+}
+
+/// Locks every linked party (in id order, so two writers never wait on each other: an
+/// erasure or a retention decision about a party sees this obligation or not at all) and
+/// checks each is active. An erased one is named in the error.
+async fn check_links(
+    state: &AppState,
+    tx: &mut crate::db::Conn,
+    caller: &Caller,
+    links: &[(PartyId, &'static str)],
+) -> Result<(), (ApiError, Option<PartyId>)> {
+    let mut locked: Vec<&PartyId> = links.iter().map(|(p, _)| p).collect();
+    locked.sort();
+    for party in locked {
+        state.db.lock_party(tx, party.as_str()).await.map_err(|e| (ApiError::from(e), None))?;
+    }
+    for (i, (party, _)) in links.iter().enumerate() {
+        let found = crate::vault::store::party_state(tx, caller.tenant.as_str(), party.as_str()).await;
+        match found.map_err(|e| (ApiError::from(e), None))? {
+            Some(PartyState::Active) => {}
+            Some(PartyState::Erased) => {
+                let message = format!("parties[{i}].party_id: this party's personal data was erased");
+                return Err((ApiError::Gone { code: "party_erased", message }, Some(party.clone())));
+            }
+            None => {
+                let message = format!("parties[{i}].party_id: no such party in this tenant");
+                return Err((ApiError::unprocessable("unknown_party", message), None));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checked before the insert for a clear answer; the unique constraint decides races.

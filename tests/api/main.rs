@@ -7,6 +7,7 @@ mod audit_log;
 mod audit_trail;
 mod bad_input;
 mod binary;
+mod erasure;
 mod helpers;
 mod idempotency;
 mod keys;
