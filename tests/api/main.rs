@@ -13,5 +13,6 @@ mod idempotency;
 mod keys;
 mod multi_process;
 mod ops;
+mod retention;
 mod smoke;
 mod tenancy;
