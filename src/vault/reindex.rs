@@ -51,23 +51,34 @@ fn indexed_fields() -> BTreeMap<PartyField, Visibility> {
         .collect()
 }
 
+/// The last party id of the tenant when a rotation starts: parties created after it were
+/// written with digests under every live version already, so a pass stops there (and
+/// ends even while creations go on). Ids are UUIDv7, ordered by creation time.
+pub async fn last_party_id(db: &Db, tenant: &TenantId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT MAX(id) FROM parties WHERE tenant_id = $1")
+        .bind(tenant.as_str())
+        .fetch_one(db.reader())
+        .await
+}
+
 /// Recomputes, under index version `target`, the digests of up to `batch` parties of the
-/// tenant whose id sorts after `after`; returns the last id handled (the next cursor) and
-/// how many parties were handled. `(None, 0)` when there are no more.
+/// tenant whose id sorts after `after` and not after `until`; returns the last id handled
+/// (the next cursor) and how many parties were handled. `(None, 0)` when there are no more.
 pub async fn reindex_batch(
     db: &Db,
     keys: &KeyService,
     tenant: &TenantId,
     target: u32,
-    after: Option<&str>,
+    (after, until): (Option<&str>, &str),
     batch: usize,
 ) -> Result<(Option<String>, usize), ReindexError> {
     let mut tx = db.begin_write().await?;
     let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM parties WHERE tenant_id = $1 AND erased_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
+        "SELECT id FROM parties WHERE tenant_id = $1 AND erased_at IS NULL AND id > $2 AND id <= $3 ORDER BY id LIMIT $4",
     )
     .bind(tenant.as_str())
     .bind(after.unwrap_or(""))
+    .bind(until)
     .bind(batch.max(1) as i64)
     .fetch_all(&mut *tx)
     .await?;
@@ -127,10 +138,15 @@ pub async fn rotate_index(
 ) -> Result<u32, ReindexError> {
     let target = rotation::start_index_rotation(db, keys, tenant, now).await?;
     for _pass in 0..3 {
+        let Some(until) = last_party_id(db, tenant).await? else {
+            rotation::retire_index_versions(db, keys, tenant, target).await?;
+            return Ok(target);
+        };
         let total = parties_to_index(db, tenant).await?.max(0) as u64;
         let (mut cursor, mut done) = (None, 0u64);
         loop {
-            let (next, handled) = reindex_batch(db, keys, tenant, target, cursor.as_deref(), batch).await?;
+            let range = (cursor.as_deref(), until.as_str());
+            let (next, handled) = reindex_batch(db, keys, tenant, target, range, batch).await?;
             done += handled as u64;
             progress(done, total.max(done));
             if handled == 0 {
