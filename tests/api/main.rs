@@ -10,6 +10,7 @@ mod binary;
 mod erasure;
 mod helpers;
 mod idempotency;
+mod index_rotation;
 mod keys;
 mod multi_process;
 mod ops;
