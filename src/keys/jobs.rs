@@ -133,9 +133,13 @@ pub async fn claim(db: &Db, owner: &str, now: DateTime<Utc>, lease: Duration) ->
     let Some(id) = sqlx::query_scalar::<_, String>(&sql).bind(&now_text).fetch_optional(&mut *tx).await? else {
         return Ok(None);
     };
+    // The WHERE repeats what made the row claimable: re-checked on the row as committed
+    // (PostgreSQL re-evaluates it after waiting), so even without the row lock two workers
+    // could not both claim it.
     let claimed = sqlx::query(
         "UPDATE key_jobs SET state = 'claimed', lease_owner = $1, lease_expires_at = $2, claimed_at = $3, \
-         attempts = attempts + 1, updated_at = $3 WHERE id = $4",
+         attempts = attempts + 1, updated_at = $3 WHERE id = $4 \
+         AND (state = 'queued' OR (state = 'claimed' AND lease_expires_at <= $3))",
     )
     .bind(owner)
     .bind(later(now, lease))
@@ -144,7 +148,8 @@ pub async fn claim(db: &Db, owner: &str, now: DateTime<Utc>, lease: Duration) ->
     .execute(&mut *tx)
     .await;
     match claimed {
-        Ok(_) => {}
+        Ok(done) if done.rows_affected() == 1 => {}
+        Ok(_) => return Ok(None),
         // Another worker claimed a job of the same tenant in between: the fence held.
         Err(err) if crate::db::is_unique_violation(&err) => return Ok(None),
         Err(err) => return Err(err),

@@ -143,11 +143,7 @@ impl Worker {
     /// Runs one claimed job in its own task, so that a panic is caught like an error.
     async fn run_one(&self, job: Job, cancel: CancellationToken) -> JobRun {
         let span = tracing::info_span!("key_job", job_id = %job.id, tenant = %job.tenant, kind = %job.kind);
-        let task = tokio::spawn(execute(self.clone(), job.clone(), cancel).instrument(span));
-        let result = match task.await {
-            Ok(result) => result,
-            Err(_) => Err(JobError::Panicked),
-        };
+        let result = guarded(execute(self.clone(), job.clone(), cancel).instrument(span)).await;
         match result {
             Ok(finished) => {
                 tracing::info!(job_id = %job.id, ?finished, "key job ran");
@@ -165,6 +161,17 @@ impl Worker {
                 JobRun { job, result: Err(message) }
             }
         }
+    }
+}
+
+/// Runs `work` in a task of its own, so that a panic in it is an error like any other.
+async fn guarded<F>(work: F) -> Result<Finished, JobError>
+where
+    F: std::future::Future<Output = Result<Finished, JobError>> + Send + 'static,
+{
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(_) => Err(JobError::Panicked),
     }
 }
 
@@ -229,4 +236,18 @@ async fn finish(worker: &Worker, job: &Job, version: u32) -> Result<bool, JobErr
     audit::append(&mut tx, &event, &now).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_job_is_an_error_and_the_caller_goes_on() {
+        let panicked = guarded(async { panic!("boom") }).await;
+        assert!(matches!(panicked, Err(JobError::Panicked)));
+        let fine = guarded(async { Ok(Finished::Interrupted) }).await;
+        assert!(matches!(fine, Ok(Finished::Interrupted)));
+    }
 }
