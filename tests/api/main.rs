@@ -11,6 +11,7 @@ mod erasure;
 mod helpers;
 mod idempotency;
 mod index_rotation;
+mod key_jobs;
 mod keys;
 mod multi_process;
 mod ops;
