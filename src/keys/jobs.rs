@@ -123,6 +123,17 @@ pub async fn enqueue_data_rotation(
 pub async fn claim(db: &Db, owner: &str, now: DateTime<Utc>, lease: Duration) -> Result<Option<Job>, sqlx::Error> {
     let skip_locked = if db.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let now_text = to_db_time(now);
+    // An idle worker polls: ask the read pool first, so that polling an empty queue never
+    // takes SQLite's one write lock (nor a write transaction on PostgreSQL).
+    let due: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM key_jobs WHERE (state = 'claimed' AND lease_expires_at <= $1) OR (state = 'queued' AND run_after <= $1) LIMIT 1",
+    )
+    .bind(&now_text)
+    .fetch_optional(db.reader())
+    .await?;
+    if due.is_none() {
+        return Ok(None);
+    }
     let mut tx = db.begin_write().await?;
     let sql = format!(
         "SELECT j.id FROM key_jobs j WHERE (j.state = 'claimed' AND j.lease_expires_at <= $1) \

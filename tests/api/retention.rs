@@ -215,8 +215,21 @@ async fn hold_endpoints_check_role_and_purpose_audit_every_request_and_refuse_ba
     assert_eq!(app.post_json(Role::Compliance, "dsr", &unknown, &good).await.status(), 404);
     assert_eq!(app.post_json(Role::Compliance, "dsr", "/v1/parties/nope/retention-holds", &good).await.status(), 404);
     let release = format!("{path}/{}/release", uuid::Uuid::now_v7());
-    let response = app.as_role(Role::Compliance, "dsr", reqwest::Method::POST, &release).send().await.unwrap();
-    assert_eq!(response.status(), 404, "no such hold");
+    for (role, purpose, status) in [
+        (Role::Agent, "collection", 403),
+        (Role::Regulator, "compliance_review", 403),
+        (Role::Compliance, "support", 403),
+        (Role::Compliance, "dsr", 404),
+        (Role::Admin, "compliance_review", 404),
+    ] {
+        let records = app.audit_count().await;
+        let response = app.as_role(role, purpose, reqwest::Method::POST, &release).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "release as {role} for {purpose}");
+        assert_eq!(app.audit_count().await, records + 1, "release as {role} for {purpose}: audited");
+    }
+    let bad_hold = format!("{path}/not-a-hold/release");
+    let response = app.as_role(Role::Compliance, "dsr", reqwest::Method::POST, &bad_hold).send().await.unwrap();
+    assert_eq!(response.status(), 404, "a malformed hold id is no such hold");
     assert_eq!(app.count("retention_holds").await, 0);
 
     // Reads: compliance, admin and regulators, for review or a DSR; never collection.
