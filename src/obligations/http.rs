@@ -89,7 +89,7 @@ pub async fn create_obligation(
         Begun::Fresh(write) => write,
     };
     if let Err((error, erased)) = check_links(&state, &mut write.tx, &caller, &links).await {
-        drop(write);
+        write.tx.rollback().await?;
         return Err(match erased {
             // A write about an erased party is refused like any other: audited, about it.
             Some(party) => {

@@ -200,7 +200,8 @@ pub async fn patch_party(
     state.db.lock_party(&mut tx, id.as_str()).await?;
     let found = store::party_state(&mut tx, caller.tenant.as_str(), id.as_str()).await?;
     if found != Some(store::PartyState::Active) {
-        drop(tx);
+        // Free the write connection before the refusal's record goes through the writer.
+        tx.rollback().await?;
         return Err(gate::refuse(&state, &caller, "party.update", &id, found).await);
     }
     let stored = store::load_party(&mut tx, caller.tenant.as_str(), id.as_str())
