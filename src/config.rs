@@ -61,6 +61,9 @@ pub struct Config {
     /// What a gateway keeps in memory between requests (API clients, encrypted party rows).
     #[serde(default)]
     pub cache: CacheConfig,
+    /// The background key-job worker (scheduled tenant-key rotations).
+    #[serde(default)]
+    pub jobs: JobsConfig,
     #[serde(skip)]
     pub master_key_env: Option<SecretString>,
     #[serde(skip)]
@@ -141,6 +144,61 @@ fn default_cache_ttl() -> u64 {
     60
 }
 
+/// `[jobs]`: the key-job worker every gateway runs (rotations that erasures schedule).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Run the worker in this gateway. Off, jobs wait for another gateway or for
+    /// `custodia keys run-jobs`.
+    #[serde(default = "default_true")]
+    pub worker: bool,
+    /// How often an idle worker looks for due jobs, in milliseconds.
+    #[serde(default = "default_jobs_poll_ms")]
+    pub poll_ms: u64,
+    /// How long a claimed job stays claimed without its worker renewing the lease; a
+    /// worker that dies loses its job this long after its last renewal.
+    #[serde(default = "default_jobs_lease_seconds")]
+    pub lease_seconds: u64,
+    /// Party keys rewrapped per transaction.
+    #[serde(default = "default_jobs_batch")]
+    pub batch: usize,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            poll_ms: default_jobs_poll_ms(),
+            lease_seconds: default_jobs_lease_seconds(),
+            batch: default_jobs_batch(),
+        }
+    }
+}
+
+impl JobsConfig {
+    pub fn settings(&self) -> crate::keys::worker::JobSettings {
+        crate::keys::worker::JobSettings {
+            poll: std::time::Duration::from_millis(self.poll_ms),
+            lease: std::time::Duration::from_secs(self.lease_seconds),
+            batch: self.batch,
+            ..crate::keys::worker::JobSettings::default()
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_jobs_poll_ms() -> u64 {
+    10_000
+}
+fn default_jobs_lease_seconds() -> u64 {
+    60
+}
+fn default_jobs_batch() -> usize {
+    crate::keys::rotation::DEFAULT_BATCH
+}
+
 fn default_origin_prefix() -> String {
     "custodia.local/audit".into()
 }
@@ -197,6 +255,7 @@ impl Config {
             clock: None,
             audit: AuditConfig::default(),
             cache: CacheConfig::default(),
+            jobs: JobsConfig::default(),
             master_key_env: None,
             master_passphrase: None,
         }
@@ -280,6 +339,11 @@ impl Config {
         if self.master_passphrase.is_some() && self.master_key_salt.as_deref().is_none_or(|s| s.len() < 16) {
             return Err(ConfigError::Invalid(
                 "CUSTODIA_MASTER_PASSPHRASE needs `master_key_salt` of at least 16 characters".into(),
+            ));
+        }
+        if self.jobs.poll_ms == 0 || self.jobs.lease_seconds == 0 || self.jobs.batch == 0 {
+            return Err(ConfigError::Invalid(
+                "`jobs.poll_ms`, `jobs.lease_seconds` and `jobs.batch` must be > 0".into(),
             ));
         }
         if self.audit.seal_every_records == 0 || self.audit.seal_every_ms == 0 {

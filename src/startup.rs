@@ -10,11 +10,13 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::keys::keyring::Keyring;
+use crate::keys::worker::Worker;
 use crate::keys::KeyService;
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::future::Future;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// Database, keys and policy: what every command that touches data needs.
 pub struct Core {
@@ -76,6 +78,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
+    worker: Option<Worker>,
 }
 
 impl Application {
@@ -93,7 +96,10 @@ impl Application {
         state.set_caches(&config.cache);
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let router = api::router(state.clone(), config.max_body_bytes);
-        Ok(Self { listener, router, state })
+        let worker = config.jobs.worker.then(|| {
+            Worker::new(state.db.clone(), state.keys.clone(), state.clock.clone(), config.jobs.settings(), "gateway")
+        });
+        Ok(Self { listener, router, state, worker })
     }
 
     pub fn port(&self) -> u16 {
@@ -104,11 +110,24 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    /// Serves until `shutdown` resolves, then drains in-flight requests. The key-job
+    /// worker runs alongside and stops with it (handing back the lease of a job in
+    /// progress, so another instance takes it up at once).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!(port = self.port(), "custodia listening");
         let db = self.state.db.clone();
+        let cancel = CancellationToken::new();
+        let worker = self.worker.map(|w| tokio::spawn(w.run(self.state.jobs.clone(), cancel.clone())));
+        let stop = cancel.clone();
+        let shutdown = async move {
+            shutdown.await;
+            stop.cancel();
+        };
         let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        cancel.cancel();
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
         db.close().await;
         result
     }

@@ -16,6 +16,7 @@ use crate::clock::{to_db_time, Clock};
 use crate::config::CacheConfig;
 use crate::db::Db;
 use crate::ids::ClientId;
+use crate::keys::worker::JobsWake;
 use crate::keys::KeyService;
 use crate::vault::PartyCache;
 use axum::extract::{MatchedPath, Request, State};
@@ -43,6 +44,8 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
     /// Encrypted party rows (re-checked by every request's audit transaction).
     pub parties: Arc<PartyCache>,
+    /// Wakes this process's key-job worker (an erasure queued a rotation).
+    pub jobs: JobsWake,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
             audit,
             clients: Arc::default(),
             parties: Arc::default(),
+            jobs: JobsWake::default(),
         };
         state.set_caches(&CacheConfig::default());
         state
@@ -87,6 +91,8 @@ impl AppState {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let v1 = Router::new()
         .merge(crate::vault::http::router())
+        .merge(crate::vault::retention::http::router())
+        .merge(crate::vault::erasure::http::router())
         .merge(crate::obligations::http::router())
         .merge(crate::audit::http::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::middleware));

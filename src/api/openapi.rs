@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Custodia", description = "Compliance gateway for debt-collection data: encrypted party vault, audited access, role- and purpose-based visibility."),
+    info(title = "Custodia", description = "Compliance gateway for debt-collection data: encrypted party vault, audited access, role- and purpose-based visibility, retention holds and erasure by crypto-shredding."),
     paths(
         crate::vault::http::create_party,
         crate::vault::http::get_party,
@@ -23,6 +23,10 @@ use utoipa::{Modify, OpenApi};
         crate::obligations::http::list_promises,
         crate::obligations::http::add_promise,
         crate::obligations::http::party_obligations,
+        crate::vault::retention::http::list_holds,
+        crate::vault::retention::http::add_hold,
+        crate::vault::retention::http::release_hold,
+        crate::vault::erasure::http::erase_party,
         crate::audit::http::search_records,
         crate::audit::http::latest_checkpoint,
         crate::audit::http::public_key,

@@ -59,6 +59,7 @@ impl From<IdempotencyError> for ApiError {
         match err {
             IdempotencyError::BadKey => ApiError::bad_request("invalid_idempotency_key", err.to_string()),
             IdempotencyError::Reused => ApiError::unprocessable("idempotency_key_reused", err.to_string()),
+            IdempotencyError::Expired => ApiError::unprocessable("idempotency_key_expired", err.to_string()),
             IdempotencyError::Db(db) => ApiError::from(db),
         }
     }
@@ -91,9 +92,19 @@ pub async fn begin_idempotent(
     let mut tx = state.db.begin_write().await?;
     let scope = (caller.tenant.as_str(), caller.client.as_str());
     if let Some(key) = &key {
-        let fingerprint_key = state.keys.fingerprint_key(&mut tx, &caller.tenant).await.map_err(ApiError::internal)?;
+        let (version, fingerprint_key) =
+            state.keys.fingerprint_key(&mut tx, &caller.tenant).await.map_err(ApiError::internal)?;
         let fingerprint = idempotency::fingerprint(&fingerprint_key, "POST", route, raw);
-        if let Claim::Replay(stored) = idempotency::begin(&mut tx, scope, key, &fingerprint, &state.now_db()).await? {
+        let claim = idempotency::begin(&mut tx, scope, key, (version, &fingerprint), &state.now_db()).await?;
+        if let Claim::Earlier(earlier) = claim {
+            // A first use during an index rotation was keyed by the version active then.
+            let expected = if earlier.fingerprint_version == version {
+                Some(fingerprint)
+            } else {
+                let old = state.keys.fingerprint_key_of(&mut tx, &caller.tenant, earlier.fingerprint_version).await;
+                old.map_err(ApiError::internal)?.map(|k| idempotency::fingerprint(&k, "POST", route, raw))
+            };
+            let stored = earlier.replay(expected.as_deref())?;
             tx.rollback().await?;
             return Ok(Begun::Replay(json_response(stored.status, stored.body, true)));
         }

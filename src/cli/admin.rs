@@ -8,7 +8,8 @@ use crate::clients;
 use crate::config::Config;
 use crate::ids::TenantId;
 use crate::import::{csv_input::csv_lines, ndjson_lines, Importer, RejectFile};
-use crate::keys::rotation;
+use crate::keys::worker::Worker;
+use crate::keys::{jobs, rotation};
 use crate::startup::{clock_from, open_core, shutdown_signal, Application, Core};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -45,7 +46,7 @@ pub async fn run(config_path: Option<&Path>, command: Command) -> anyhow::Result
             println!("tenant {tenant} created");
         }
         Command::Clients(command) => clients_command(&core, command, &now).await?,
-        Command::Keys(command) => keys_command(&core, command, &now).await?,
+        Command::Keys(command) => keys_command(&core, command, &now, clock.clone(), config.jobs.settings()).await?,
         Command::Serve | Command::Demo { .. } | Command::Audit(_) | Command::Calendar(_) => {}
     }
     core.db.close().await;
@@ -118,7 +119,13 @@ async fn clients_command(core: &Core, command: ClientsCommand, now: &str) -> any
     Ok(())
 }
 
-async fn keys_command(core: &Core, command: KeysCommand, now: &str) -> anyhow::Result<()> {
+async fn keys_command(
+    core: &Core,
+    command: KeysCommand,
+    now: &str,
+    clock: crate::clock::Clock,
+    settings: crate::keys::worker::JobSettings,
+) -> anyhow::Result<()> {
     match command {
         KeysCommand::Status => {
             println!("scope\tversion\tstate\tkeys using it");
@@ -131,29 +138,106 @@ async fn keys_command(core: &Core, command: KeysCommand, now: &str) -> anyhow::R
             audit_each_tenant(core, "key.rotate.master", now).await?;
             println!("master key rotated to version {version}; tenant keys rewrapped. Retire the old version with `custodia keys retire --master N`.");
         }
-        KeysCommand::Rotate { tenant, batch, .. } => {
+        KeysCommand::Rotate { tenant, index, batch, .. } => {
             let tenant = TenantId::parse(tenant.as_deref().unwrap_or_default())?;
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(indicatif::ProgressStyle::with_template(
-                "rewrapping party keys {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
-            )?);
-            let version = rotation::rotate_tenant(&core.db, &core.keys, &tenant, now, batch, |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
-            .await?;
-            bar.finish();
-            let mut tx = core.db.begin_write().await?;
-            admin_audit(&mut tx, &tenant, "key.rotate.tenant", None, now).await?;
-            tx.commit().await?;
-            println!("tenant {tenant} data key rotated to version {version}; older versions retired");
+            if index {
+                rotate_index(core, &tenant, batch.unwrap_or(crate::vault::reindex::DEFAULT_BATCH), now).await?;
+            } else {
+                rotate_data(core, &tenant, batch.unwrap_or(rotation::DEFAULT_BATCH), now).await?;
+            }
         }
+        KeysCommand::Jobs { tenant, limit } => {
+            let tenant = tenant.map(|t| TenantId::parse(&t)).transpose()?;
+            println!("id\ttenant\tkind\tstatus\tretire_below\tattempts\trun_after\tlease_owner\tlease_expires_at\tfinished_at\tlast_error");
+            for job in jobs::list(&core.db, tenant.as_ref(), limit.clamp(1, 10_000)).await? {
+                let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    job.id,
+                    job.tenant,
+                    job.kind,
+                    job.status(),
+                    job.retire_below,
+                    job.attempts,
+                    job.run_after,
+                    opt(&job.lease_owner),
+                    opt(&job.lease_expires_at),
+                    opt(&job.finished_at),
+                    opt(&job.last_error)
+                );
+            }
+        }
+        KeysCommand::RunJobs => return run_jobs(core, clock, settings).await,
         KeysCommand::Generate { .. } => anyhow::bail!("`keys generate` needs no configuration; run it on its own"),
         KeysCommand::Retire { master } => {
             rotation::retire_master(&core.db, &core.keys, master).await?;
             audit_each_tenant(core, "key.retire.master", now).await?;
             println!("master key version {master} retired");
         }
+    }
+    Ok(())
+}
+
+async fn rotate_data(core: &Core, tenant: &TenantId, batch: usize, now: &str) -> anyhow::Result<()> {
+    let bar = progress_bar("rewrapping party keys")?;
+    let version = rotation::rotate_tenant(&core.db, &core.keys, tenant, now, batch, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish();
+    let mut tx = core.db.begin_write().await?;
+    admin_audit(&mut tx, tenant, "key.rotate.tenant", None, now).await?;
+    tx.commit().await?;
+    println!("tenant {tenant} data key rotated to version {version}; older versions retired");
+    Ok(())
+}
+
+async fn rotate_index(core: &Core, tenant: &TenantId, batch: usize, now: &str) -> anyhow::Result<()> {
+    let bar = progress_bar("recomputing blind indexes")?;
+    let version = crate::vault::reindex::rotate_index(&core.db, &core.keys, tenant, now, batch, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish();
+    let mut tx = core.db.begin_write().await?;
+    admin_audit(&mut tx, tenant, "key.rotate.index", None, now).await?;
+    tx.commit().await?;
+    println!("tenant {tenant} blind-index key rotated to version {version}; older versions retired");
+    Ok(())
+}
+
+fn progress_bar(what: &str) -> anyhow::Result<indicatif::ProgressBar> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(indicatif::ProgressStyle::with_template(&format!(
+        "{what} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})"
+    ))?);
+    Ok(bar)
+}
+
+/// `keys run-jobs`: one pass of the key-job worker, from the command line.
+async fn run_jobs(
+    core: &Core,
+    clock: crate::clock::Clock,
+    settings: crate::keys::worker::JobSettings,
+) -> anyhow::Result<()> {
+    let worker = Worker::new(core.db.clone(), core.keys.clone(), clock, settings, "cli");
+    let runs = worker.run_due(&tokio_util::sync::CancellationToken::new()).await?;
+    let mut failed = 0;
+    for run in &runs {
+        match &run.result {
+            Ok(finished) => println!("job {} (tenant {}): {finished:?}", run.job.id, run.job.tenant),
+            Err(error) => {
+                failed += 1;
+                println!("job {} (tenant {}): failed: {error}", run.job.id, run.job.tenant);
+            }
+        }
+    }
+    println!("{} job(s) run, {failed} failed", runs.len());
+    core.db.close().await;
+    if failed > 0 {
+        std::process::exit(1);
     }
     Ok(())
 }

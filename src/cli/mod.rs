@@ -149,16 +149,35 @@ pub enum KeysCommand {
     },
     /// Key versions and how many keys use each.
     Status,
-    /// Rotate the master key (rewrap tenant keys) or a tenant's data key (rewrap party keys).
+    /// Rotate the master key (rewrap tenant keys), a tenant's data key (rewrap party keys),
+    /// or with `--index` a tenant's blind-index key (recompute every party's digests).
+    ///
+    /// All run online, in small batches, and retire the old version at the end. Rotating
+    /// on a schedule is what makes old backups and PostgreSQL dead tuples age out (see the
+    /// README's "Operations").
     Rotate {
         #[arg(long, conflicts_with = "tenant", required_unless_present = "tenant")]
         master: bool,
         #[arg(long)]
         tenant: Option<String>,
-        /// Party keys per rewrap transaction.
-        #[arg(long, default_value_t = crate::keys::rotation::DEFAULT_BATCH)]
-        batch: usize,
+        /// Rotate the tenant's blind-index key instead of its data key.
+        #[arg(long, requires = "tenant")]
+        index: bool,
+        /// Party keys (or parties, with --index) per transaction.
+        #[arg(long)]
+        batch: Option<usize>,
     },
+    /// List key jobs (the tenant-key rotations erasures schedule), newest first.
+    Jobs {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Most jobs shown.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Run every due key job now, then exit (gateways also run them in the background).
+    /// Exits 1 if a job failed (it is retried later with backoff).
+    RunJobs,
     /// Remove a master key version from the key file once nothing uses it.
     Retire {
         #[arg(long)]

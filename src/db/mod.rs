@@ -126,21 +126,16 @@ impl Db {
         &self.reader
     }
 
-    /// Serialises writers of one party (consent, flags, contact decisions) until the
-    /// transaction ends. SQLite's single writer already serialises everything.
+    /// Serialises writers of one party (consent, flags, retention holds, erasure, contact
+    /// decisions) until the transaction ends. SQLite's single writer already serialises
+    /// everything.
     pub async fn lock_party(&self, tx: &mut Conn, party_id: &str) -> Result<(), sqlx::Error> {
-        self.advisory_lock(tx, "party", party_id).await
+        lock_party_in(tx, party_id).await
     }
 
     /// A transaction-scoped lock on a named resource (PostgreSQL advisory lock).
     pub async fn advisory_lock(&self, tx: &mut Conn, scope: &str, name: &str) -> Result<(), sqlx::Error> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked")
-                .bind(format!("{scope}:{name}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(())
+        advisory_lock_in(tx, scope, name).await
     }
 
     /// Cheap round trip for readiness checks.
@@ -149,13 +144,20 @@ impl Db {
         Ok(())
     }
 
-    /// Writes the WAL back into the main file and truncates it (SQLite), so that bytes
-    /// removed from tables also leave the WAL. No-op on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
-        if self.backend == Backend::Sqlite {
-            self.writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    /// Writes the WAL back into the main file and truncates it to zero bytes (SQLite), so
+    /// that bytes removed from tables (zeroed in their pages by `secure_delete`) also leave
+    /// the WAL, which still holds the page images written before. Returns whether it
+    /// completed: a reader in the middle of a read transaction blocks it (after the busy
+    /// timeout); callers retry. Always `Completed` on PostgreSQL, which has no such file.
+    pub async fn checkpoint(&self) -> Result<Checkpoint, sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Ok(Checkpoint::Completed);
         }
-        Ok(())
+        // (busy, frames in the WAL, frames checkpointed): busy = 1 when a reader or writer
+        // kept the checkpoint from finishing, so the WAL was not truncated.
+        let (busy, log, done): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.writer).await?;
+        Ok(if busy == 0 && log == done { Checkpoint::Completed } else { Checkpoint::Blocked })
     }
 
     pub async fn close(&self) {
@@ -165,6 +167,42 @@ impl Db {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// What [`Db::checkpoint`] achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// Every WAL frame is in the main file and the WAL is empty.
+    Completed,
+    /// A reader kept it from completing; the WAL may still hold old page images.
+    Blocked,
+}
+
+/// The backend behind a connection, for functions that are handed only a connection.
+pub fn backend_of_conn(conn: &Conn) -> Backend {
+    if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+/// [`Db::lock_party`] for code that holds only the transaction (domain functions called
+/// inside another module's transaction take the party lock themselves; taking it twice in
+/// one transaction is harmless).
+pub async fn lock_party_in(conn: &mut Conn, party_id: &str) -> Result<(), sqlx::Error> {
+    advisory_lock_in(conn, "party", party_id).await
+}
+
+/// [`Db::advisory_lock`] for code that holds only the transaction.
+pub async fn advisory_lock_in(conn: &mut Conn, scope: &str, name: &str) -> Result<(), sqlx::Error> {
+    if backend_of_conn(conn) == Backend::Postgres {
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked")
+            .bind(format!("{scope}:{name}"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn backend_of(url: &str) -> Result<Backend, DbError> {
@@ -327,15 +365,6 @@ impl Placeholders {
     /// `(p, p), (p, p), …` for a multi-row VALUES clause of `rows` × `columns`.
     pub fn rows(&mut self, rows: usize, columns: usize) -> String {
         (0..rows).map(|_| format!("({})", self.list(columns))).collect::<Vec<_>>().join(", ")
-    }
-}
-
-/// Which engine a connection talks to.
-pub fn backend_of_conn(conn: &Conn) -> Backend {
-    if conn.backend_name().eq_ignore_ascii_case("postgresql") {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
     }
 }
 

@@ -5,9 +5,12 @@
 //! The key row is inserted *first* in the transaction. On PostgreSQL a concurrent retry
 //! blocks on that row until the first attempt commits or rolls back, then sees the
 //! stored response; on SQLite writers are serialised anyway. Reusing a key with a
-//! different body is refused (422). The stored fingerprint is an HMAC under a tenant
-//! subkey, so request bodies (which hold personal data) cannot be guessed back from it;
-//! stored response bodies never contain personal data.
+//! different body is refused (422). The stored fingerprint is an HMAC under a subkey of
+//! the tenant's active index-key version (stored with it), so request bodies (which hold
+//! personal data) cannot be guessed back from it, and once that version is retired no one
+//! can test a guess against it at all; a retry whose first use predates the retirement is
+//! refused (422 `idempotency_key_expired`) rather than replayed unchecked or run twice.
+//! Stored response bodies never contain personal data.
 
 use crate::db::Conn;
 use crate::keys::crypto::Key256;
@@ -22,6 +25,8 @@ pub enum IdempotencyError {
     BadKey,
     #[error("this Idempotency-Key was already used with a different request")]
     Reused,
+    #[error("this Idempotency-Key was used before the tenant's index key was rotated and can no longer be checked; confirm the first request's outcome and use a new key")]
+    Expired,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -52,8 +57,28 @@ pub struct StoredResponse {
 pub enum Claim {
     /// First use: go on with the write, then call [`complete`].
     Fresh,
-    /// A retry: answer with this and write nothing.
-    Replay(StoredResponse),
+    /// The key was used before: a retry if [`Earlier::replay`] accepts the fingerprint.
+    Earlier(Earlier),
+}
+
+/// A key's first use, as stored: its fingerprint, the index-key version that keyed it, and
+/// the response to replay.
+pub struct Earlier {
+    pub fingerprint_version: u32,
+    fingerprint: Vec<u8>,
+    response: StoredResponse,
+}
+
+impl Earlier {
+    /// The stored response, if `fingerprint` (computed under `fingerprint_version`, or
+    /// None when that version is retired and nothing can be checked any more) matches.
+    pub fn replay(self, fingerprint: Option<&[u8]>) -> Result<StoredResponse, IdempotencyError> {
+        match fingerprint {
+            None => Err(IdempotencyError::Expired),
+            Some(f) if f == self.fingerprint.as_slice() => Ok(self.response),
+            Some(_) => Err(IdempotencyError::Reused),
+        }
+    }
 }
 
 /// Keyed fingerprint of method, path and body.
@@ -64,21 +89,23 @@ pub fn fingerprint(key: &Key256, method: &str, path: &str, body: &[u8]) -> Vec<u
     key.hmac(&message).to_vec()
 }
 
-/// Claims the key inside the caller's transaction, or finds the stored response.
+/// Claims the key inside the caller's transaction, or finds its earlier use.
+/// `fingerprint` is (index-key version, fingerprint under it).
 pub async fn begin(
     conn: &mut Conn,
     scope: (&str, &str),
     key: &IdempotencyKey,
-    fingerprint: &[u8],
+    fingerprint: (u32, &[u8]),
     now: &str,
 ) -> Result<Claim, IdempotencyError> {
     let (tenant, client) = scope;
-    let insert = "INSERT INTO idempotency_keys (tenant_id, client_id, key, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, client_id, key) DO NOTHING";
+    let insert = "INSERT INTO idempotency_keys (tenant_id, client_id, key, fingerprint, fingerprint_version, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, client_id, key) DO NOTHING";
     let inserted = sqlx::query(insert)
         .bind(tenant)
         .bind(client)
         .bind(&key.0)
-        .bind(fingerprint.to_vec())
+        .bind(fingerprint.1.to_vec())
+        .bind(i64::from(fingerprint.0))
         .bind(now)
         .execute(&mut *conn)
         .await?;
@@ -86,24 +113,24 @@ pub async fn begin(
         return Ok(Claim::Fresh);
     }
     let row = sqlx::query(
-        "SELECT fingerprint, status, body FROM idempotency_keys WHERE tenant_id = $1 AND client_id = $2 AND key = $3",
+        "SELECT fingerprint, fingerprint_version, status, body FROM idempotency_keys WHERE tenant_id = $1 AND client_id = $2 AND key = $3",
     )
     .bind(tenant)
     .bind(client)
     .bind(&key.0)
     .fetch_one(&mut *conn)
     .await?;
-    let stored_fingerprint: Vec<u8> = row.try_get("fingerprint")?;
-    if stored_fingerprint != fingerprint {
-        return Err(IdempotencyError::Reused);
-    }
     let status: Option<i64> = row.try_get("status")?;
     let body: Option<Vec<u8>> = row.try_get("body")?;
     let status = status
         .and_then(|s| u16::try_from(s).ok())
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::CONFLICT);
-    Ok(Claim::Replay(StoredResponse { status, body: body.unwrap_or_default() }))
+    Ok(Claim::Earlier(Earlier {
+        fingerprint_version: u32::try_from(row.try_get::<i64, _>("fingerprint_version")?).unwrap_or(u32::MAX),
+        fingerprint: row.try_get("fingerprint")?,
+        response: StoredResponse { status, body: body.unwrap_or_default() },
+    }))
 }
 
 /// Stores the response of the write that claimed the key (same transaction).

@@ -6,14 +6,19 @@
 //! bound by associated data to where it belongs (tenant, purpose, version; for party
 //! keys tenant, party and tenant-key version), so a wrapped key copied elsewhere fails
 //! to open. Tenant data keys and blind-index keys are separate secrets: rotating one
-//! never forces recomputing the other. Rotation lives in [`rotation`].
+//! never forces recomputing the other. Rotation lives in [`rotation`]; rotations that run
+//! in the background (the one every erasure schedules) are queued in [`jobs`].
 
+mod blind_index;
 pub mod crypto;
+pub mod jobs;
 pub mod keyring;
 pub mod rotation;
+pub mod worker;
 
 use crate::db::{Backend, Conn};
 use crate::ids::{PartyId, TenantId};
+pub use blind_index::BlindIndexer;
 use crypto::{associated_data, CryptoError, Key256};
 use keyring::{Keyring, KeyringError};
 use sqlx::Row;
@@ -311,22 +316,29 @@ impl KeyService {
         stored: &WrappedPartyKey,
     ) -> Result<PartyKey, KeyError> {
         let tenant_key = self.tenant_key(conn, tenant, TenantKeyPurpose::Data, stored.tenant_key_version).await?;
-        let aad = party_key_aad(tenant, party, stored.tenant_key_version, &stored.key_id);
-        let bytes = crypto::open(&tenant_key, &aad, &stored.wrapped)?;
-        Ok(PartyKey { key_id: stored.key_id.clone(), key: Key256::from_slice(&bytes)? })
+        open_wrapped_party_key(&tenant_key, tenant, party, stored)
     }
 
-    /// The tenant's blind indexer (per-field HMAC subkeys of its index key).
-    pub async fn blind_indexer(&self, conn: &mut Conn, tenant: &TenantId) -> Result<BlindIndexer, KeyError> {
-        let root = self.tenant_key(conn, tenant, TenantKeyPurpose::Index, 1).await?;
-        Ok(BlindIndexer { root })
-    }
-
-    /// A per-tenant subkey for keyed fingerprints of request bodies (idempotency), so
-    /// stored fingerprints cannot be brute-forced back to personal values.
-    pub async fn fingerprint_key(&self, conn: &mut Conn, tenant: &TenantId) -> Result<Key256, KeyError> {
-        let root = self.tenant_key(conn, tenant, TenantKeyPurpose::Index, 1).await?;
-        Ok(root.derive(&[b"custodia/request-fingerprint/v1"]))
+    /// Drops from the cache every tenant key version the database says is retired (another
+    /// process may have retired it): a retired version must stop opening anything here
+    /// too, not only after a restart.
+    pub async fn forget_retired(&self, conn: &mut Conn) -> Result<usize, KeyError> {
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT tenant_id, purpose, version FROM tenant_keys WHERE state = 'retired'")
+                .fetch_all(&mut *conn)
+                .await?;
+        let mut forgotten = 0;
+        if let Ok(mut cache) = self.inner.tenant_keys.write() {
+            for (tenant, purpose, version) in rows {
+                let purpose = match purpose.as_str() {
+                    "data" => TenantKeyPurpose::Data,
+                    _ => TenantKeyPurpose::Index,
+                };
+                let version = u32::try_from(version).unwrap_or(u32::MAX);
+                forgotten += usize::from(cache.remove(&(TenantId::from_db(tenant), purpose, version)).is_some());
+            }
+        }
+        Ok(forgotten)
     }
 
     /// Drops cached tenant keys of one version (after it is retired).
@@ -367,17 +379,18 @@ impl PartyKeyFactory {
     }
 }
 
-/// Computes blind indexes: HMAC-SHA256 of a canonical value (which names its kind)
-/// under a per-field subkey of the tenant's index key.
-pub struct BlindIndexer {
-    root: Arc<Key256>,
-}
-
-impl BlindIndexer {
-    pub fn digest(&self, field: &str, canonical: &str) -> Vec<u8> {
-        let subkey = self.root.derive(&[b"custodia/blind-index/v1", field.as_bytes()]);
-        subkey.hmac(canonical.as_bytes()).to_vec()
-    }
+/// Opens a stored (or remnant) wrapped party key under one given tenant data key, with the
+/// associated data of the version the wrap names. Used to show that a remnant no longer
+/// opens under any live version; everything else goes through [`KeyService::open_party_key`].
+pub fn open_wrapped_party_key(
+    tenant_key: &Key256,
+    tenant: &TenantId,
+    party: &PartyId,
+    stored: &WrappedPartyKey,
+) -> Result<PartyKey, KeyError> {
+    let aad = party_key_aad(tenant, party, stored.tenant_key_version, &stored.key_id);
+    let bytes = crypto::open(tenant_key, &aad, &stored.wrapped)?;
+    Ok(PartyKey { key_id: stored.key_id.clone(), key: Key256::from_slice(&bytes)? })
 }
 
 /// Wraps a party data key under a tenant data key, bound to tenant, party and version.

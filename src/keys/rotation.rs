@@ -5,7 +5,8 @@
 //! new tenant data-key version, rewraps party keys in small batches (each its own short
 //! transaction, so reads and writes go on), and retires the old version once no party
 //! key uses it: its wrapped material is deleted, and anything still wrapped under it is
-//! refused from then on. Blind-index keys are not rotated here; they have their own life.
+//! refused from then on. Blind-index versions are started and retired here too; the
+//! digests themselves are recomputed from decrypted fields by `crate::vault::reindex`.
 
 use super::{crypto::Key256, rewrap_party_key, KeyError, KeyService, TenantKeyPurpose, WrappedPartyKey};
 use crate::db::{Backend, Db};
@@ -25,6 +26,8 @@ pub enum RotationError {
     MasterInUse { version: u32, count: i64 },
     #[error("version {0} is the active one and cannot be retired")]
     ActiveVersion(u32),
+    #[error("{parties} party(ies) have no blind indexes under index version {version} yet")]
+    IndexIncomplete { version: u32, parties: i64 },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
@@ -110,7 +113,7 @@ pub async fn start_tenant_rotation(
     let mut tx = db.begin_write().await?;
     db.advisory_lock(&mut tx, "tenant-key", tenant.as_str()).await?;
     if db.backend() == Backend::Postgres {
-        // Writers share-lock the active row (`KeyService::active_version`). Without this,
+        // (Also what `lock_tenant_keys` does for index rotations.) Writers share-lock the active row (`KeyService::active_version`). Without this,
         // (a) under steady writes those share locks overlap and the UPDATE below starves,
         // and (b) a writer whose `FOR SHARE` waited on that UPDATE re-checks the row, finds
         // it no longer active, and sees no active version at all (its snapshot predates
@@ -136,19 +139,24 @@ pub async fn start_tenant_rotation(
     Ok(next)
 }
 
-/// Rewraps up to `batch` party keys still under an older version; returns how many.
+/// Rewraps up to `batch` party keys not under the tenant's *active* data-key version to
+/// it; returns (the active version, how many keys moved). Reading the target in the batch's
+/// own transaction (share-locked on PostgreSQL, like every writer) makes concurrent
+/// rotations converge instead of fighting: were two running (a CLI run and a scheduled
+/// job, or a job taken over from a worker that was presumed dead), both move keys to the
+/// newest version, never back to an older one.
 pub async fn rewrap_batch(
     db: &Db,
     keys: &KeyService,
     tenant: &TenantId,
-    target: u32,
     batch: usize,
-) -> Result<usize, RotationError> {
+) -> Result<(u32, usize), RotationError> {
     let mut tx = db.begin_write().await?;
+    let target = keys.active_version(&mut tx, tenant, TenantKeyPurpose::Data).await?;
     let rows = sqlx::query("SELECT party_id, key_id, tenant_key_version, wrapped FROM party_keys WHERE tenant_id = $1 AND tenant_key_version <> $2 LIMIT $3")
         .bind(tenant.as_str())
         .bind(i64::from(target))
-        .bind(batch as i64)
+        .bind(batch.max(1) as i64)
         .fetch_all(&mut *tx)
         .await?;
     let new_key = keys.tenant_key(&mut tx, tenant, TenantKeyPurpose::Data, target).await?;
@@ -173,7 +181,39 @@ pub async fn rewrap_batch(
     let parties: Vec<String> = rows.iter().map(|r| r.try_get("party_id")).collect::<Result<_, _>>()?;
     crate::vault::store::bump_versions(&mut tx, &parties.iter().map(String::as_str).collect::<Vec<_>>()).await?;
     tx.commit().await?;
-    Ok(rows.len())
+    Ok((target, rows.len()))
+}
+
+/// The tenant's active data-key version (a plain read).
+pub async fn active_data_version(db: &Db, tenant: &TenantId) -> Result<u32, RotationError> {
+    let version: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data' AND state = 'active'",
+    )
+    .bind(tenant.as_str())
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(to_u32(version.ok_or_else(|| KeyError::MissingTenantKey(tenant.clone(), "data"))?)?)
+}
+
+/// Data-key versions below `below` that are not retired yet (still have material).
+pub async fn unretired_below(db: &Db, tenant: &TenantId, below: u32) -> Result<Vec<u32>, RotationError> {
+    let versions: Vec<i64> = sqlx::query_scalar(
+        "SELECT version FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'data' AND version < $2 AND (state <> 'retired' OR wrapped IS NOT NULL) ORDER BY version",
+    )
+    .bind(tenant.as_str())
+    .bind(i64::from(below))
+    .fetch_all(db.reader())
+    .await?;
+    versions.into_iter().map(|v| Ok(to_u32(v)?)).collect()
+}
+
+/// Party keys not under the active version.
+async fn keys_left(db: &Db, tenant: &TenantId, active: u32) -> Result<i64, RotationError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM party_keys WHERE tenant_id = $1 AND tenant_key_version <> $2")
+        .bind(tenant.as_str())
+        .bind(i64::from(active))
+        .fetch_one(db.reader())
+        .await?)
 }
 
 /// Retires every older data-key version that no party key uses any more. Returns the
@@ -214,8 +254,9 @@ pub async fn retire_unused_tenant_versions(
     Ok(retired)
 }
 
-/// Full tenant rotation: new version, rewrap everything, retire what is unused.
-/// `progress` is called with (done, total) after each batch.
+/// Full tenant rotation: new version, rewrap everything, retire what is unused. Returns
+/// the version everything ends up under. `progress` is called with (done, total) after
+/// each batch.
 pub async fn rotate_tenant(
     db: &Db,
     keys: &KeyService,
@@ -225,30 +266,119 @@ pub async fn rotate_tenant(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u32, RotationError> {
     let target = start_tenant_rotation(db, keys, tenant, now).await?;
-    let total: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM party_keys WHERE tenant_id = $1 AND tenant_key_version <> $2")
-            .bind(tenant.as_str())
-            .bind(i64::from(target))
-            .fetch_one(db.reader())
-            .await?;
+    let total = keys_left(db, tenant, target).await?;
     let mut done = 0u64;
     loop {
-        let moved = rewrap_batch(db, keys, tenant, target, batch.max(1)).await?;
+        let (active, moved) = rewrap_batch(db, keys, tenant, batch).await?;
         done += moved as u64;
         progress(done, (total.max(0) as u64).max(done));
         if moved == 0 {
             retire_unused_tenant_versions(db, keys, tenant).await?;
-            let left: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM party_keys WHERE tenant_id = $1 AND tenant_key_version <> $2")
-                    .bind(tenant.as_str())
-                    .bind(i64::from(target))
-                    .fetch_one(db.reader())
-                    .await?;
-            if left == 0 {
-                return Ok(target);
+            if keys_left(db, tenant, active).await? == 0 {
+                return Ok(active);
             }
         }
     }
+}
+
+/// Locks tenant keys against new share-locks for this transaction (PostgreSQL): see
+/// [`start_tenant_rotation`] for why a table lock and not a row lock.
+async fn lock_tenant_keys(
+    db: &Db,
+    tx: &mut crate::db::Conn,
+    tenant: &TenantId,
+    scope: &str,
+) -> Result<(), RotationError> {
+    db.advisory_lock(tx, scope, tenant.as_str()).await?;
+    if db.backend() == Backend::Postgres {
+        sqlx::query("LOCK TABLE tenant_keys IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Starts a new blind-index key version, active beside the old one (both stay live until
+/// [`retire_index_versions`]); returns the new version. When an earlier index rotation was
+/// interrupted (an older version is still live), it continues that one instead.
+pub async fn start_index_rotation(
+    db: &Db,
+    keys: &KeyService,
+    tenant: &TenantId,
+    now: &str,
+) -> Result<u32, RotationError> {
+    let mut tx = db.begin_write().await?;
+    lock_tenant_keys(db, &mut tx, tenant, "tenant-index-key").await?;
+    let live = keys.live_versions(&mut tx, tenant, TenantKeyPurpose::Index, false).await?;
+    let active = *live.first().ok_or_else(|| KeyError::MissingTenantKey(tenant.clone(), "index"))?;
+    if live.len() > 1 {
+        tx.commit().await?;
+        return Ok(active);
+    }
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'index'")
+            .bind(tenant.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+    let next = to_u32(current.unwrap_or(0) + 1)?;
+    sqlx::query(
+        "UPDATE tenant_keys SET state = 'previous' WHERE tenant_id = $1 AND purpose = 'index' AND state = 'active'",
+    )
+    .bind(tenant.as_str())
+    .execute(&mut *tx)
+    .await?;
+    keys.insert_tenant_key(&mut tx, tenant, TenantKeyPurpose::Index, next, now).await?;
+    tx.commit().await?;
+    Ok(next)
+}
+
+/// Retires every index version other than `keep` once each party that still holds data
+/// has its digests under `keep`: deletes their digest rows and the versions' material. Runs
+/// under the tenant-key table lock, so no writer is between reading the live versions and
+/// committing digests under them. `Err(IndexIncomplete)` when some party still lacks
+/// digests under `keep` (the caller recomputes and tries again).
+pub async fn retire_index_versions(
+    db: &Db,
+    keys: &KeyService,
+    tenant: &TenantId,
+    keep: u32,
+) -> Result<Vec<u32>, RotationError> {
+    let mut tx = db.begin_write().await?;
+    lock_tenant_keys(db, &mut tx, tenant, "tenant-index-key").await?;
+    let missing: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM parties p WHERE p.tenant_id = $1 AND p.erased_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM blind_indexes b WHERE b.party_id = p.id AND b.key_version = $2)",
+    )
+    .bind(tenant.as_str())
+    .bind(i64::from(keep))
+    .fetch_one(&mut *tx)
+    .await?;
+    if missing > 0 {
+        return Err(RotationError::IndexIncomplete { version: keep, parties: missing });
+    }
+    let old: Vec<i64> = sqlx::query_scalar(
+        "SELECT version FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'index' AND state = 'previous' AND version <> $2",
+    )
+    .bind(tenant.as_str())
+    .bind(i64::from(keep))
+    .fetch_all(&mut *tx)
+    .await?;
+    for version in &old {
+        sqlx::query("DELETE FROM blind_indexes WHERE tenant_id = $1 AND key_version = $2")
+            .bind(tenant.as_str())
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE tenant_keys SET state = 'retired', wrapped = NULL WHERE tenant_id = $1 AND purpose = 'index' AND version = $2")
+            .bind(tenant.as_str())
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let retired: Vec<u32> = old.into_iter().map(to_u32).collect::<Result<_, _>>()?;
+    for version in &retired {
+        keys.forget(tenant, TenantKeyPurpose::Index, *version);
+    }
+    Ok(retired)
 }
 
 /// What `keys status` prints: master versions and tenant key versions with their use.
@@ -265,7 +395,10 @@ pub async fn status(db: &Db, keys: &KeyService) -> Result<Vec<VersionUse>, Rotat
         out.push(VersionUse { scope: "master".into(), version, state: state.into(), keys_using_it: count });
     }
     let rows = sqlx::query(
-        "SELECT t.tenant_id, t.purpose, t.version, t.state, (SELECT COUNT(*) FROM party_keys p WHERE p.tenant_id = t.tenant_id AND p.tenant_key_version = t.version AND t.purpose = 'data') AS used \
+        // Data versions: party keys wrapped under them. Index versions: parties with digests under them.
+        "SELECT t.tenant_id, t.purpose, t.version, t.state, CASE WHEN t.purpose = 'data' \
+         THEN (SELECT COUNT(*) FROM party_keys p WHERE p.tenant_id = t.tenant_id AND p.tenant_key_version = t.version) \
+         ELSE (SELECT COUNT(DISTINCT b.party_id) FROM blind_indexes b WHERE b.tenant_id = t.tenant_id AND b.key_version = t.version) END AS used \
          FROM tenant_keys t ORDER BY t.tenant_id, t.purpose, t.version",
     )
     .fetch_all(db.reader())

@@ -14,6 +14,7 @@ use crate::api::write::{begin_idempotent, Begun, JsonBody};
 use crate::api::AppState;
 use crate::audit::{self, Outcome};
 use crate::ids::{ObligationId, PartyId};
+use crate::vault::store::PartyState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -62,7 +63,7 @@ pub struct CreatedObligation {
 }
 
 #[utoipa::path(post, path = "/v1/obligations", tag = "obligations", request_body = ObligationCreate, params(("X-Purpose" = String, Header)),
-    responses((status = 201, body = CreatedObligation), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedObligation), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody, description = "`party_erased`: a linked party was erased"), (status = 422, body = ErrorBody)))]
 pub async fn create_obligation(
     State(state): State<AppState>,
     caller: Caller,
@@ -87,16 +88,18 @@ pub async fn create_obligation(
         Begun::Replay(response) => return Ok(response),
         Begun::Fresh(write) => write,
     };
+    if let Err((error, erased)) = check_links(&state, &mut write.tx, &caller, &links).await {
+        write.tx.rollback().await?;
+        return Err(match erased {
+            // A write about an erased party is refused like any other: audited, about it.
+            Some(party) => {
+                crate::vault::gate::audit_error(&state, &caller, "obligation.create", Some(&party), error).await
+            }
+            None => error,
+        });
+    }
     let tx = &mut write.tx;
     {
-        for (i, (party, _)) in links.iter().enumerate() {
-            if !crate::vault::store::party_exists(tx, caller.tenant.as_str(), party.as_str()).await? {
-                return Err(ApiError::unprocessable(
-                    "unknown_party",
-                    format!("parties[{i}].party_id: no such party in this tenant"),
-                ));
-            }
-        }
         if !store::existing_refs(tx, caller.tenant.as_str(), &[terms.external_ref.as_str()]).await?.is_empty() {
             return Err(duplicate_obligation());
         }
@@ -120,6 +123,37 @@ pub async fn create_obligation(
         audit::append(tx, &event, &now).await?;
         write.finish(StatusCode::CREATED, &CreatedObligation { id: id.to_string() }).await
     }
+}
+
+/// Locks every linked party (in id order, so two writers never wait on each other: an
+/// erasure or a retention decision about a party sees this obligation or not at all) and
+/// checks each is active. An erased one is named in the error.
+async fn check_links(
+    state: &AppState,
+    tx: &mut crate::db::Conn,
+    caller: &Caller,
+    links: &[(PartyId, &'static str)],
+) -> Result<(), (ApiError, Option<PartyId>)> {
+    let mut locked: Vec<&PartyId> = links.iter().map(|(p, _)| p).collect();
+    locked.sort();
+    for party in locked {
+        state.db.lock_party(tx, party.as_str()).await.map_err(|e| (ApiError::from(e), None))?;
+    }
+    for (i, (party, _)) in links.iter().enumerate() {
+        let found = crate::vault::store::party_state(tx, caller.tenant.as_str(), party.as_str()).await;
+        match found.map_err(|e| (ApiError::from(e), None))? {
+            Some(PartyState::Active) => {}
+            Some(PartyState::Erased) => {
+                let message = format!("parties[{i}].party_id: this party's personal data was erased");
+                return Err((ApiError::Gone { code: "party_erased", message }, Some(party.clone())));
+            }
+            None => {
+                let message = format!("parties[{i}].party_id: no such party in this tenant");
+                return Err((ApiError::unprocessable("unknown_party", message), None));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checked before the insert for a clear answer; the unique constraint decides races.
@@ -220,6 +254,16 @@ pub async fn patch_obligation(
         .transpose()
         .map_err(field_error)?;
     let mut tx = state.db.begin_write().await?;
+    let existing = store::load(&mut tx, caller.tenant.as_str(), id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound { what: "obligation" })?;
+    // A status change opens or settles what holds the parties' data (retention holds):
+    // serialise it with erasures of those parties.
+    let mut parties = party_ids(&existing);
+    parties.sort();
+    for party in &parties {
+        state.db.lock_party(&mut tx, party).await?;
+    }
     let existing = store::load(&mut tx, caller.tenant.as_str(), id.as_str())
         .await?
         .ok_or(ApiError::NotFound { what: "obligation" })?;
@@ -354,25 +398,25 @@ pub struct PartyObligations {
 }
 
 #[utoipa::path(get, path = "/v1/parties/{id}/obligations", tag = "obligations", params(("id" = String, Path), ("X-Purpose" = String, Header)),
-    responses((status = 200, body = PartyObligations), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PartyObligations), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody, description = "the party was erased")))]
 pub async fn party_obligations(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<PartyObligations>, ApiError> {
-    let party = PartyId::parse(&id).map_err(|_| ApiError::NotFound { what: "party" })?;
+    const ACTION: &str = "party.obligations.read";
+    let party = crate::vault::gate::parse_party(&state, &caller, &id, ACTION).await?;
     let mut conn = state.db.reader().acquire().await?;
-    let exists = crate::vault::store::party_exists(&mut conn, caller.tenant.as_str(), party.as_str()).await?;
-    let items =
-        if exists { store::for_party(&mut conn, caller.tenant.as_str(), party.as_str()).await? } else { Vec::new() };
-    drop(conn);
-    let (outcome, status) = if exists { (Outcome::Allowed, 200) } else { (Outcome::Denied, 404) };
-    let event =
-        caller.event("party.obligations.read", Some(party.to_string()), vec!["obligation".into()], outcome, status);
-    let event = if exists { event.about_parties([party.to_string()]) } else { event };
-    state.audit.append(&event, &state.now_db()).await?;
-    if !exists {
-        return Err(ApiError::NotFound { what: "party" });
+    let found = crate::vault::store::party_state(&mut conn, caller.tenant.as_str(), party.as_str()).await?;
+    if found != Some(PartyState::Active) {
+        drop(conn);
+        return Err(crate::vault::gate::refuse(&state, &caller, ACTION, &party, found).await);
     }
+    let items = store::for_party(&mut conn, caller.tenant.as_str(), party.as_str()).await?;
+    drop(conn);
+    let event = caller
+        .event(ACTION, Some(party.to_string()), vec!["obligation".into()], Outcome::Allowed, 200)
+        .about_parties([party.to_string()]);
+    state.audit.append(&event, &state.now_db()).await?;
     Ok(Json(PartyObligations { items }))
 }

@@ -320,6 +320,16 @@ pub mod stored {
     pub const DATE_OF_BIRTH: &str = "date_of_birth";
 }
 
+/// A stored field's name as the API, the access policy and audit records name it (lists
+/// are plural: `phones`, `emails`).
+pub fn api_field_name(stored_name: &str) -> &str {
+    match stored_name {
+        stored::PHONE => "phones",
+        stored::EMAIL => "emails",
+        other => other,
+    }
+}
+
 /// The blind-index input for an external reference (its kind is part of the value).
 pub fn external_ref_canonical(reference: &str) -> String {
     format!("ref:{reference}")

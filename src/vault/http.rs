@@ -2,7 +2,8 @@
 //! Every handler audits before it answers: writes in their own transaction, reads in a
 //! durable append after decrypting and before releasing anything.
 
-use super::domain::{released_fields, visibilities, Invalid, NationalIdInput, PartyInput, PartyView};
+use super::domain::{api_field_name, released_fields, visibilities, Invalid, NationalIdInput, PartyInput, PartyView};
+use super::gate;
 use super::ingest::{ingest_batch, validate_record, IngestContext, Outcome};
 use super::patch::PartyPatch;
 use super::pii::{Email, Jurisdiction, NationalId, PhoneE164};
@@ -130,7 +131,7 @@ pub fn ingest_error(err: super::ingest::IngestError) -> ApiError {
 }
 
 #[utoipa::path(get, path = "/v1/parties/{id}", tag = "parties", params(("id" = String, Path), ("X-Purpose" = String, Header)),
-    responses((status = 200, body = PartyView), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody, description = "audit unavailable")))]
+    responses((status = 200, body = PartyView), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody, description = "`party_erased`: the party was erased"), (status = 503, body = ErrorBody, description = "audit unavailable")))]
 pub async fn get_party(
     State(state): State<AppState>,
     caller: Caller,
@@ -142,12 +143,21 @@ pub async fn get_party(
     loop {
         let read = match read_view(&state, &caller.tenant, &id, &visibility, from_memory).await {
             Ok(read) => read,
+            // A copy in memory that no longer opens (its key was rotated and retired since)
+            // says nothing about the stored party: read it from the database first.
+            Err(_) if from_memory => {
+                state.parties.remove(&(caller.tenant.to_string(), id.to_string()));
+                from_memory = false;
+                continue;
+            }
             Err(error) => return Err(audit_failure(&state, &caller, "party.read", Some(id.to_string()), error).await),
         };
         let Some((view, seen)) = read else {
-            let event = caller.event("party.read", Some(id.to_string()), Vec::new(), AuditOutcome::Denied, 404);
-            state.audit.append(&event, &state.now_db()).await?;
-            return Err(ApiError::NotFound { what: "party" });
+            // Not loaded: no such party, or an erased one (its key and fields are gone).
+            let mut conn = state.db.reader().acquire().await?;
+            let found = store::party_state(&mut conn, caller.tenant.as_str(), id.as_str()).await?;
+            drop(conn);
+            return Err(gate::refuse(&state, &caller, "party.read", &id, found).await);
         };
         let mut event = caller
             .event("party.read", Some(id.to_string()), released_fields(&visibility), AuditOutcome::Allowed, 200)
@@ -214,7 +224,7 @@ async fn read_view(
 }
 
 #[utoipa::path(patch, path = "/v1/parties/{id}", tag = "parties", request_body = PartyPatch, params(("id" = String, Path), ("X-Purpose" = String, Header)),
-    responses((status = 200, body = Updated), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Updated), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody, description = "`party_erased`: the party was erased"), (status = 422, body = ErrorBody)))]
 pub async fn patch_party(
     State(state): State<AppState>,
     caller: Caller,
@@ -225,13 +235,19 @@ pub async fn patch_party(
     let id = PartyId::parse(&id).map_err(|_| ApiError::NotFound { what: "party" })?;
     let mut tx = state.db.begin_write().await?;
     state.db.lock_party(&mut tx, id.as_str()).await?;
+    let found = store::party_state(&mut tx, caller.tenant.as_str(), id.as_str()).await?;
+    if found != Some(store::PartyState::Active) {
+        // Free the write connection before the refusal's record goes through the writer.
+        tx.rollback().await?;
+        return Err(gate::refuse(&state, &caller, "party.update", &id, found).await);
+    }
     let stored = store::load_party(&mut tx, caller.tenant.as_str(), id.as_str())
         .await?
         .ok_or(ApiError::NotFound { what: "party" })?;
     let jurisdiction = Jurisdiction::parse(&stored.jurisdiction).map_err(ApiError::internal)?;
     let patch = body.value.validate(jurisdiction, state.clock.now().date_naive())?;
     let key = open_key(&state.keys, &mut tx, &caller.tenant, &stored).await?;
-    let indexer = state.keys.blind_indexer(&mut tx, &caller.tenant).await.map_err(ApiError::internal)?;
+    let indexer = state.keys.blind_indexer_for_write(&mut tx, &caller.tenant).await.map_err(ApiError::internal)?;
     let rows = patch.seal(&key, &indexer, &caller.tenant, &id).map_err(ApiError::internal)?;
     let touched = patch.touched();
     check_identity_free(&mut tx, &caller.tenant, &id, &rows).await?;
@@ -263,17 +279,6 @@ pub async fn patch_party(
     tx.commit().await.map_err(|_| ApiError::AuditUnavailable)?;
     state.parties.remove(&(caller.tenant.to_string(), id.to_string()));
     Ok(Json(Updated { id: id.to_string(), updated: fields }).into_response())
-}
-
-/// A stored field's name as the API, the access policy and other audit records name it
-/// (lists are plural: `phones`, `emails`).
-fn api_field_name(stored_name: &str) -> &str {
-    use super::domain::stored;
-    match stored_name {
-        stored::PHONE => "phones",
-        stored::EMAIL => "emails",
-        other => other,
-    }
 }
 
 fn duplicate() -> ApiError {
@@ -373,10 +378,11 @@ async fn find_views(
 ) -> Result<Vec<PartyView>, ApiError> {
     let mut conn = state.db.reader().acquire().await?;
     let indexer = state.keys.blind_indexer(&mut conn, tenant).await.map_err(ApiError::internal)?;
-    let digest = indexer.digest(kind, canonical);
-    let ids = store::find_by_digest(&mut conn, tenant.as_str(), kind, &digest, SEARCH_LIMIT).await?;
+    let digests: Vec<Vec<u8>> = indexer.digests(kind, canonical).into_iter().map(|(_, d)| d).collect();
+    let ids = store::find_by_digests(&mut conn, tenant.as_str(), kind, &digests, SEARCH_LIMIT).await?;
     let mut views = Vec::with_capacity(ids.len());
     for id in ids {
+        // An erased party has no key row left: it is not loaded, so never in the results.
         if let Some(stored) = store::load_party(&mut conn, tenant.as_str(), &id).await? {
             let party = open_party(&state.keys, &mut conn, tenant, &stored, visibility).await?;
             views.push(PartyView::build(party, visibility.clone()));

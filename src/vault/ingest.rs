@@ -97,6 +97,13 @@ struct Taken {
     obligation_refs: HashSet<String>,
 }
 
+impl Taken {
+    /// The party holding any of `digests` (one per live index version) of `kind`.
+    fn owner(&self, kind: &str, digests: &[Vec<u8>]) -> Option<&String> {
+        digests.iter().find_map(|d| self.identities.get(&(kind.to_string(), d.clone())))
+    }
+}
+
 /// Writes a batch in the caller's transaction; returns one outcome per record, in order.
 pub async fn ingest_batch(
     ctx: &IngestContext<'_>,
@@ -104,7 +111,7 @@ pub async fn ingest_batch(
     records: Vec<Record>,
 ) -> Result<Vec<(u64, Outcome)>, IngestError> {
     let factory = ctx.keys.party_key_factory(conn, ctx.tenant).await?;
-    let indexer = ctx.keys.blind_indexer(conn, ctx.tenant).await?;
+    let indexer = ctx.keys.blind_indexer_for_write(conn, ctx.tenant).await?;
     let mut taken = lookup_taken(conn, ctx.tenant, &indexer, &records).await?;
     let mut writer = BatchWriter {
         ctx,
@@ -141,8 +148,8 @@ async fn lookup_taken(
             .chain(record.obligations.iter().flat_map(|o| o.co_parties.iter().map(|(_, p)| p)));
         for party in parties {
             let d = identity_digests(indexer, &party.values);
-            digests.push(("national_id", d.national_id));
-            digests.push(("external_ref", d.external_ref));
+            digests.extend(d.national_id.into_iter().map(|digest| ("national_id", digest)));
+            digests.extend(d.external_ref.into_iter().map(|digest| ("external_ref", digest)));
         }
         refs.extend(record.obligations.iter().map(|o| o.terms.external_ref.as_str()));
     }
@@ -156,14 +163,14 @@ async fn lookup_taken(
 /// when it is written, so a guarantor repeated inside a batch becomes one party.
 fn plan(record: &Record, indexer: &BlindIndexer, taken: &Taken) -> Result<(), Invalid> {
     let holder = identity_digests(indexer, &record.holder.values);
-    if taken.identities.contains_key(&("national_id".into(), holder.national_id.clone())) {
+    if taken.owner("national_id", &holder.national_id).is_some() {
         return Err(Invalid::new(
             "duplicate_party",
             "national_id",
             "a party with this national id already exists in this tenant",
         ));
     }
-    if taken.identities.contains_key(&("external_ref".into(), holder.external_ref.clone())) {
+    if taken.owner("external_ref", &holder.external_ref).is_some() {
         return Err(Invalid::new(
             "duplicate_external_ref",
             "external_ref",
@@ -172,8 +179,9 @@ fn plan(record: &Record, indexer: &BlindIndexer, taken: &Taken) -> Result<(), In
     }
     let mut refs = HashSet::new();
     // national id digest -> external ref digest of the people this record creates
-    let holder_national = holder.national_id.clone();
-    let mut created: HashMap<Vec<u8>, Vec<u8>> = HashMap::from([(holder.national_id, holder.external_ref)]);
+    let holder_national = holder.national_id_active();
+    let mut created: HashMap<Vec<u8>, Vec<u8>> =
+        HashMap::from([(holder.national_id_active(), holder.external_ref_active())]);
     for (i, obligation) in record.obligations.iter().enumerate() {
         let reference = &obligation.terms.external_ref;
         if taken.obligation_refs.contains(reference) || !refs.insert(reference.clone()) {
@@ -187,7 +195,7 @@ fn plan(record: &Record, indexer: &BlindIndexer, taken: &Taken) -> Result<(), In
         for (j, (_, party)) in obligation.co_parties.iter().enumerate() {
             let at = format!("obligations[{i}].co_parties[{j}].party");
             let digests = identity_digests(indexer, &party.values);
-            if !on_this_obligation.insert(digests.national_id.clone()) {
+            if !on_this_obligation.insert(digests.national_id_active()) {
                 return Err(Invalid::new(
                     "duplicate_co_party",
                     format!("{at}.national_id"),
@@ -206,24 +214,25 @@ fn check_co_party(
     taken: &Taken,
     created: &mut HashMap<Vec<u8>, Vec<u8>>,
 ) -> Result<(), Invalid> {
-    if taken.identities.contains_key(&("national_id".into(), d.national_id.clone())) {
+    if taken.owner("national_id", &d.national_id).is_some() {
         return Ok(());
     }
-    let ref_taken = taken.identities.contains_key(&("external_ref".into(), d.external_ref.clone()));
-    match created.get(&d.national_id) {
-        Some(existing_ref) if *existing_ref == d.external_ref => Ok(()),
+    let ref_taken = taken.owner("external_ref", &d.external_ref).is_some();
+    let (national, reference) = (d.national_id_active(), d.external_ref_active());
+    match created.get(&national) {
+        Some(existing_ref) if *existing_ref == reference => Ok(()),
         Some(_) => Err(Invalid::new(
             "conflicting_party",
             format!("{at}.external_ref"),
             "the same national id appears with two different external_refs",
         )),
-        None if ref_taken || created.values().any(|r| *r == d.external_ref) => Err(Invalid::new(
+        None if ref_taken || created.values().any(|r| *r == reference) => Err(Invalid::new(
             "duplicate_external_ref",
             format!("{at}.external_ref"),
             "another party already uses this external_ref",
         )),
         None => {
-            created.insert(d.national_id, d.external_ref);
+            created.insert(national, reference);
             Ok(())
         }
     }
@@ -251,7 +260,7 @@ impl BatchWriter<'_> {
             taken.obligation_refs.insert(obligation.terms.external_ref.clone());
             for (role, party) in &obligation.co_parties {
                 let national = identity_digests(self.indexer, &party.values).national_id;
-                let party_id = match taken.identities.get(&("national_id".into(), national)) {
+                let party_id = match taken.owner("national_id", &national) {
                     Some(existing) => existing.clone(),
                     None => {
                         let created = self.create_party(party, taken)?;
@@ -273,8 +282,12 @@ impl BatchWriter<'_> {
         let id = PartyId::new();
         seal_new_party(self.factory, self.indexer, self.ctx.tenant, &id, party, self.ctx.now, &mut self.parties)?;
         let d = identity_digests(self.indexer, &party.values);
-        taken.identities.insert(("national_id".into(), d.national_id), id.as_str().to_string());
-        taken.identities.insert(("external_ref".into(), d.external_ref), id.as_str().to_string());
+        for digest in d.national_id {
+            taken.identities.insert(("national_id".into(), digest), id.as_str().to_string());
+        }
+        for digest in d.external_ref {
+            taken.identities.insert(("external_ref".into(), digest), id.as_str().to_string());
+        }
         Ok(id)
     }
 

@@ -4,14 +4,21 @@
 //!
 //! Layout: `pii` (validated personal values), `mask` (partial display), `domain` (wire
 //! shapes and views), `service` (encryption), `store` (SQL), `ingest` (the one creation
-//! path), `patch` (rectification), `http` (handlers).
+//! path), `patch` (rectification), `http` (handlers), `gate` (404/410 for every endpoint
+//! about a party), `reindex` (blind-index key rotation), and the sub-modules `retention`
+//! (what keeps a party's data from being erased) and `erasure` (supresión by
+//! crypto-shredding).
 
 pub mod domain;
+pub mod erasure;
+pub mod gate;
 pub mod http;
 pub mod ingest;
 pub mod mask;
 pub mod patch;
 pub mod pii;
+pub mod reindex;
+pub mod retention;
 pub mod service;
 pub mod store;
 

@@ -400,8 +400,19 @@ impl PhoneE164 {
 
     /// Blind-index input, prefixed so it cannot collide with another kind of value.
     pub fn canonical(&self) -> String {
-        format!("phone:{}", self.0)
+        phone_canonical(&self.0)
     }
+}
+
+/// The blind-index input of a stored E.164 number (what [`PhoneE164::canonical`] gives;
+/// index rotation recomputes digests from decrypted values through this).
+pub fn phone_canonical(e164: &str) -> String {
+    format!("phone:{e164}")
+}
+
+/// The blind-index input of a stored (already normalised) e-mail address.
+pub fn email_canonical(address: &str) -> String {
+    format!("email:{address}")
 }
 
 fn e164_digits(j: Jurisdiction, input: &str) -> Result<String, &'static str> {
@@ -462,7 +473,7 @@ impl Email {
 
     /// Blind-index input, prefixed so it cannot collide with another kind of value.
     pub fn canonical(&self) -> String {
-        format!("email:{}", self.0)
+        email_canonical(&self.0)
     }
 }
 

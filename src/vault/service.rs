@@ -24,17 +24,31 @@ pub enum VaultError {
     Db(#[from] sqlx::Error),
 }
 
-/// The blind-index digests that make a party unique in its tenant.
+/// The blind-index digests that make a party unique in its tenant, under every live
+/// index-key version (the active one first). Uniqueness holds across versions because a
+/// party counts as taken when *any* of its digests is found.
 pub struct IdentityDigests {
-    pub national_id: Vec<u8>,
-    pub external_ref: Vec<u8>,
+    pub national_id: Vec<Vec<u8>>,
+    pub external_ref: Vec<Vec<u8>>,
+}
+
+impl IdentityDigests {
+    /// The national id digest under the active version (the key for in-batch bookkeeping).
+    pub fn national_id_active(&self) -> Vec<u8> {
+        self.national_id.first().cloned().unwrap_or_default()
+    }
+
+    pub fn external_ref_active(&self) -> Vec<u8> {
+        self.external_ref.first().cloned().unwrap_or_default()
+    }
 }
 
 /// Computes the identity digests of a party without writing anything.
 pub fn identity_digests(indexer: &BlindIndexer, values: &PartyValues) -> IdentityDigests {
+    let all = |field: &str, canonical: &str| indexer.digests(field, canonical).into_iter().map(|(_, d)| d).collect();
     IdentityDigests {
-        national_id: indexer.digest(stored::NATIONAL_ID, &values.national_id.canonical()),
-        external_ref: indexer.digest(stored::EXTERNAL_REF, &external_ref_canonical(&values.external_ref)),
+        national_id: all(stored::NATIONAL_ID, &values.national_id.canonical()),
+        external_ref: all(stored::EXTERNAL_REF, &external_ref_canonical(&values.external_ref)),
     }
 }
 
@@ -96,7 +110,9 @@ impl FieldSealer<'_> {
         canonical: &str,
     ) -> Result<(), KeyError> {
         self.put(rows, field, element, value.as_bytes())?;
-        rows.index(self.tenant.as_str(), field, indexer.digest(field, canonical), self.party.as_str(), element);
+        for (version, digest) in indexer.digests(field, canonical) {
+            rows.index(self.tenant.as_str(), field, digest, self.party.as_str(), element, version);
+        }
         Ok(())
     }
 

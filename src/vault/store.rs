@@ -35,8 +35,16 @@ impl PartyRows {
         self.fields.push(vec![text(party), text(field), text(element), SqlValue::Blob(ciphertext)]);
     }
 
-    pub fn index(&mut self, tenant: &str, kind: &str, digest: Vec<u8>, party: &str, element: &str) {
-        self.indexes.push(vec![text(tenant), text(kind), SqlValue::Blob(digest), text(party), text(element)]);
+    /// A blind-index row: `digest` of `kind` computed under index-key `version`.
+    pub fn index(&mut self, tenant: &str, kind: &str, digest: Vec<u8>, party: &str, element: &str, version: u32) {
+        self.indexes.push(vec![
+            text(tenant),
+            text(kind),
+            SqlValue::Blob(digest),
+            text(party),
+            text(element),
+            SqlValue::Int(i64::from(version)),
+        ]);
     }
 
     pub async fn insert(&self, conn: &mut Conn) -> Result<(), sqlx::Error> {
@@ -55,8 +63,13 @@ impl PartyRows {
         )
         .await?;
         insert_many(conn, "party_fields", &["party_id", "field", "element_id", "ciphertext"], &self.fields).await?;
-        insert_many(conn, "blind_indexes", &["tenant_id", "kind", "digest", "party_id", "element_id"], &self.indexes)
-            .await
+        insert_many(
+            conn,
+            "blind_indexes",
+            &["tenant_id", "kind", "digest", "party_id", "element_id", "key_version"],
+            &self.indexes,
+        )
+        .await
     }
 }
 
@@ -159,21 +172,26 @@ pub async fn existing_identities(
     Ok(found)
 }
 
-/// Party ids of the tenant whose blind index of `kind` equals `digest`.
-pub async fn find_by_digest(
+/// Party ids of the tenant whose blind index of `kind` equals one of `digests` (one per
+/// live index-key version: during an index rotation a party not yet recomputed has only
+/// the old version's digest, one created meanwhile has both).
+pub async fn find_by_digests(
     conn: &mut Conn,
     tenant: &str,
     kind: &str,
-    digest: &[u8],
+    digests: &[Vec<u8>],
     limit: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT DISTINCT party_id FROM blind_indexes WHERE tenant_id = $1 AND kind = $2 AND digest = $3 ORDER BY party_id LIMIT $4")
-        .bind(tenant)
-        .bind(kind)
-        .bind(digest.to_vec())
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await
+    let placeholders: Vec<String> = (0..digests.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "SELECT DISTINCT party_id FROM blind_indexes WHERE tenant_id = $1 AND kind = $2 AND digest IN ({}) ORDER BY party_id LIMIT $3",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(tenant).bind(kind).bind(limit);
+    for digest in digests {
+        query = query.bind(digest.clone());
+    }
+    query.fetch_all(&mut *conn).await
 }
 
 /// Whether a party of the tenant still holds data or was erased (supresión).

@@ -67,6 +67,9 @@ pub struct AppOptions {
     /// would hide the tampering (serving the untampered value), and they check what the
     /// database path does with it.
     pub party_cache: bool,
+    /// Run the key-job worker in the gateway (tests that must see a job before it runs
+    /// turn it off and run it themselves).
+    pub jobs_worker: bool,
 }
 
 impl Default for AppOptions {
@@ -78,6 +81,7 @@ impl Default for AppOptions {
             max_body_bytes: 1024 * 1024,
             witness_keys: Vec::new(),
             party_cache: true,
+            jobs_worker: true,
         }
     }
 }
@@ -112,6 +116,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     if !options.party_cache {
         config.cache.parties = 0;
     }
+    config.jobs.worker = options.jobs_worker;
+    config.jobs.poll_ms = 100;
+    config.jobs.lease_seconds = 10;
     if let Some(clock) = options.clock {
         config.simulated_clock_allowed = true;
         config.clock = Some(clock.to_string());
@@ -216,6 +223,9 @@ impl TestApp {
             "payments",
             "promises",
             "idempotency_keys",
+            "retention_holds",
+            "key_jobs",
+            "tenant_keys",
         ] {
             out.push((table.to_string(), self.count(table).await));
         }
@@ -299,4 +309,83 @@ impl TestApp {
     ) -> reqwest::RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token).header("X-Purpose", purpose)
     }
+}
+
+/// The real binary, for tests that run the CLI.
+pub const BIN: &str = env!("CARGO_BIN_EXE_custodia");
+
+impl TestApp {
+    /// Writes a configuration file for the CLI naming this app's database and keys.
+    pub fn config_file(&self) -> PathBuf {
+        let path = self.dir.path().join("custodia.toml");
+        let audit_key = self.config.audit.signing_key_file.clone().unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "database_url = \"{}\"\nmaster_key_file = \"{}\"\naudit = {{ signing_key_file = \"{}\" }}\n",
+                self.database_url,
+                self.key_file.display(),
+                audit_key.display()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// Runs `custodia --config <this app> ARGS`; returns (exit code, stdout + stderr).
+    pub async fn cli(&self, args: &[&str]) -> (i32, String) {
+        let output = tokio::process::Command::new(BIN)
+            .arg("--config")
+            .arg(self.config_file())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    /// Creates an obligation with `status` linking `parties` as (id, role); returns its id.
+    pub async fn create_obligation(&self, reference: &str, status: &str, parties: &[(&str, &str)]) -> String {
+        let links: Vec<Value> = parties.iter().map(|(id, role)| json!({"party_id": id, "role": role})).collect();
+        let body = json!({
+            "external_ref": reference, "product": "credit_card", "currency": "COP", "principal": "1000000.00",
+            "balance": "500000.00", "due_date": "2026-09-15", "status": status, "parties": links,
+        });
+        let response = self.post_json(Role::Ingest, "ingest", "/v1/obligations", &body).await;
+        let status = response.status();
+        let json: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{json}");
+        json["id"].as_str().unwrap().to_string()
+    }
+
+    /// POST /v1/parties/{id}/erasure as compliance with purpose `dsr`; returns status and body.
+    pub async fn erase(&self, id: &str) -> (u16, Value) {
+        let response = self
+            .as_role(Role::Compliance, "dsr", reqwest::Method::POST, &format!("/v1/parties/{id}/erasure"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Searches as compliance review; returns the ids found.
+    pub async fn search_ids(&self, query: &Value) -> Vec<String> {
+        let response = self.post_json(Role::Compliance, "compliance_review", "/v1/parties:search", query).await;
+        assert_eq!(response.status(), 200, "search {query}");
+        let body: Value = response.json().await.unwrap();
+        body["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+/// The four searches that find `party(n)`: national id, both phones' mobile, e-mail, reference.
+pub fn searches_for(n: u32) -> Vec<Value> {
+    vec![
+        json!({"national_id": {"type": "CC", "number": format!("{}", 739_100_000 + n)}}),
+        json!({"phone": format!("+57315{:07}", 7_300_000 + n)}),
+        json!({"email": format!("zq.wyvern{n}@example.co")}),
+        json!({"external_ref": format!("CRM-{n:06}")}),
+    ]
 }
