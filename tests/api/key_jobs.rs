@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::helpers::*;
+use crate::processes::{self, assert_quiet, Gateway};
 use chrono::{Duration as Span, Utc};
 use custodia::clock::{to_db_time, Clock};
 use custodia::db::{Backend, Db};
@@ -17,8 +18,7 @@ use custodia::keys::worker::{Finished, JobSettings, Worker};
 use custodia::keys::KeyService;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -166,107 +166,21 @@ async fn a_failing_job_is_retried_with_backoff_and_the_worker_runs_the_others() 
 // Real gateway processes.
 // ---------------------------------------------------------------------------------------
 
-/// A `custodia serve` process; dropping it kills it.
-struct Served {
-    child: Option<Child>,
-    base: String,
-    log: PathBuf,
-}
-
-impl Served {
-    async fn start(config: &Path, log: PathBuf) -> Self {
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
-            .env("RUST_LOG", "info,sqlx=warn")
-            .env("CUSTODIA_LOG_FORMAT", "json")
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap();
-        let mut served = Self { child: Some(child), base: String::new(), log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let port = served
-                .log_text()
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find(|l| l["message"] == "custodia listening")
-                .and_then(|l| l["port"].as_u64());
-            if let Some(port) = port {
-                served.base = format!("http://127.0.0.1:{port}");
-                return served;
-            }
-            assert!(Instant::now() < deadline, "the gateway did not start: {}", served.log_text());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn kill(mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    /// SIGTERM: the gateway and its worker stop cleanly. Returns the log.
-    async fn stop(mut self) -> String {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-            let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
-            assert!(status.success(), "the gateway did not stop cleanly: {}", self.log_text());
-        }
-        self.log_text()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// A deployment made with the CLI: `tenants`, each with ingest and compliance tokens.
 struct Deployment {
-    dir: tempfile::TempDir,
-    database_url: String,
-    master_key: PathBuf,
-    audit_key: PathBuf,
+    base: processes::Deployment,
     tokens: Vec<(String, String, String)>,
 }
 
 impl Deployment {
     async fn new(tenants: usize) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let master_key = dir.path().join("master.key");
-        Keyring::generate(false).unwrap().save_file(&master_key).unwrap();
-        let audit_key = dir.path().join("audit-signing.key");
-        custodia::audit::signer::write_new_key(&audit_key, "custodia-test-audit").unwrap();
-        let database_url = fresh_database(dir.path()).await;
-        let mut d = Self { dir, database_url, master_key, audit_key, tokens: Vec::new() };
+        let base = processes::Deployment::new().await;
+        let mut d = Self { base, tokens: Vec::new() };
         let config = d.config("setup", true);
         for i in 0..tenants {
             let tenant = format!("t{i}");
-            cli(&config, &["tenants", "create", &tenant]).await;
-            let token = |text: String| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix("token (shown once, store it now): "))
-                    .unwrap()
-                    .trim()
-                    .to_string()
-            };
-            let ingest = token(cli(&config, &["clients", "create", "--tenant", &tenant, "--role", "ingest"]).await);
-            let compliance =
-                token(cli(&config, &["clients", "create", "--tenant", &tenant, "--role", "compliance"]).await);
+            let mut tokens = d.base.tenant(&config, &tenant, &["ingest", "compliance"]).await;
+            let (ingest, compliance) = (tokens.remove("ingest").unwrap(), tokens.remove("compliance").unwrap());
             d.tokens.push((tenant, ingest, compliance));
         }
         d
@@ -274,33 +188,16 @@ impl Deployment {
 
     /// A config file `name.toml`; `worker` says whether the gateway runs the key-job worker.
     fn config(&self, name: &str, worker: bool) -> PathBuf {
-        let path = self.dir.path().join(format!("{name}.toml"));
-        std::fs::write(
-            &path,
-            format!(
-                "database_url = \"{}\"\nmaster_key_file = \"{}\"\nlisten = \"127.0.0.1:0\"\n\
-                 rate_limit_per_second = 100000\nrate_limit_burst = 100000\n\
-                 audit = {{ signing_key_file = \"{}\", seal_every_ms = 200 }}\n\
-                 jobs = {{ worker = {worker}, poll_ms = 100, lease_seconds = 3, batch = 4 }}\n",
-                self.database_url,
-                self.master_key.display(),
-                self.audit_key.display()
-            ),
-        )
-        .unwrap();
-        path
+        self.base.config(name, &format!("jobs = {{ worker = {worker}, poll_ms = 100, lease_seconds = 3, batch = 4 }}\n"))
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.base.dir.path().join(name)
     }
 
     async fn db(&self) -> Db {
-        Db::connect(&self.database_url, 2).await.unwrap()
+        self.base.db().await
     }
-}
-
-async fn cli(config: &Path, args: &[&str]) -> String {
-    let output = tokio::process::Command::new(BIN).arg("--config").arg(config).args(args).output().await.unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "custodia {args:?}: {text}");
-    text
 }
 
 /// Creates parties 1..=n for a tenant through `base`; returns their ids.
@@ -363,18 +260,12 @@ async fn data_versions(db: &Db, tenant: &str) -> Vec<(i64, String)> {
         .unwrap()
 }
 
-fn assert_quiet(log: &str) {
-    let loud: Vec<&str> =
-        log.lines().filter(|l| l.contains("\"level\":\"WARN\"") || l.contains("\"level\":\"ERROR\"")).collect();
-    assert!(loud.is_empty(), "the gateway logged warnings or errors: {:?}", &loud[..loud.len().min(5)]);
-}
-
 #[tokio::test]
 async fn two_gateway_processes_on_one_database_run_each_scheduled_rotation_exactly_once() {
     let d = Deployment::new(4).await;
     let config = d.config("gateway", true);
-    let a = Served::start(&config, d.dir.path().join("a.log")).await;
-    let b = Served::start(&config, d.dir.path().join("b.log")).await;
+    let a = Gateway::start(&config, d.log("a.log")).await;
+    let b = Gateway::start(&config, d.log("b.log")).await;
     let http = reqwest::Client::new();
     let mut kept = Vec::new();
     for (i, (tenant, ingest, compliance)) in d.tokens.iter().enumerate() {
@@ -408,7 +299,7 @@ async fn a_job_whose_gateway_died_is_taken_over_by_another_once_its_lease_expire
     let d = Deployment::new(1).await;
     let (_, ingest, compliance) = d.tokens[0].clone();
     let http = reqwest::Client::new();
-    let front = Served::start(&d.config("front", false), d.dir.path().join("front.log")).await;
+    let front = Gateway::start(&d.config("front", false), d.log("front.log")).await;
     let mut ids = create_parties(&http, &front.base, &ingest, 10).await;
     erase(&http, &front.base, &compliance, &ids.remove(0)).await;
     front.stop().await;
@@ -422,7 +313,7 @@ async fn a_job_whose_gateway_died_is_taken_over_by_another_once_its_lease_expire
             // (starting the rotation needs this lock), then kill it there.
             let mut blocker = db.begin_write().await.unwrap();
             sqlx::query("LOCK TABLE tenant_keys IN EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
-            let doomed = Served::start(&d.config("doomed", true), d.dir.path().join("doomed.log")).await;
+            let doomed = Gateway::start(&d.config("doomed", true), d.log("doomed.log")).await;
             let deadline = Instant::now() + Duration::from_secs(20);
             let claimed = loop {
                 let now = jobs::get(&db, &job.id).await.unwrap().unwrap();
@@ -453,7 +344,7 @@ async fn a_job_whose_gateway_died_is_taken_over_by_another_once_its_lease_expire
         }
     };
 
-    let heir = Served::start(&d.config("heir", true), d.dir.path().join("heir.log")).await;
+    let heir = Gateway::start(&d.config("heir", true), d.log("heir.log")).await;
     let done = wait_all_done(&db, 1).await.remove(0);
     assert_eq!(done.attempts, 2, "claimed by the dead gateway, then once by the heir");
     assert_ne!(done.lease_owner.as_deref(), Some(dead_owner.as_str()), "the heir finished it");

@@ -15,6 +15,7 @@ mod key_jobs;
 mod keys;
 mod multi_process;
 mod ops;
+mod processes;
 mod retention;
 mod smoke;
 mod tenancy;

@@ -15,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::helpers::{fresh_database, party, TENANT};
+use crate::processes::{self, assert_quiet, cli, cli_ok, Gateway};
 use custodia::audit::signer::{self, AuditSigner};
 use custodia::audit::{sealer, service, verify, writer, Actor, AuditEvent, Outcome};
 use custodia::clock::{to_db_time, Clock};
@@ -26,36 +27,13 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_custodia");
-
 // ---------------------------------------------------------------------------------------
-// Processes: the CLI and served gateways.
+// A deployment: tenant `acme` with ingest and agent tokens.
 // ---------------------------------------------------------------------------------------
-
-/// Runs the CLI without blocking the test's runtime (other tasks keep going meanwhile).
-async fn cli(config: &Path, args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap()
-}
-
-/// Runs the CLI and insists it succeeds; returns stdout and stderr together.
-async fn cli_ok(config: &Path, args: &[&str]) -> String {
-    let output = cli(config, args).await;
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "custodia {args:?} failed ({}): {text}", output.status);
-    text
-}
 
 /// `custodia audit verify --tenant acme` must exit 0 and report `records` sealed records.
 async fn assert_cli_verifies(config: &Path, records: i64) {
@@ -66,134 +44,32 @@ async fn assert_cli_verifies(config: &Path, records: i64) {
     );
 }
 
-/// A `custodia serve` process and its log. Dropping it kills the process, so a failing
-/// test never leaves a gateway running behind it.
-struct Gateway {
-    child: Option<Child>,
-    base: String,
-    log: PathBuf,
-}
-
-impl Gateway {
-    /// Starts `serve` on `config` (which listens on port 0) and reads the port it bound
-    /// from its `custodia listening` log line.
-    async fn start(config: &Path, log: PathBuf) -> Self {
-        let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
-            .env("RUST_LOG", "info")
-            .env("CUSTODIA_LOG_FORMAT", "json")
-            .stdout(Stdio::from(log_file.try_clone().unwrap()))
-            .stderr(Stdio::from(log_file))
-            .spawn()
-            .unwrap();
-        let mut gateway = Self { child: Some(child), base: String::new(), log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(port) = gateway.bound_port() {
-                gateway.base = format!("http://127.0.0.1:{port}");
-                return gateway;
-            }
-            if let Some(status) = gateway.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
-                panic!("the gateway exited before listening ({status}): {}", gateway.log_text());
-            }
-            assert!(Instant::now() < deadline, "the gateway did not start: {}", gateway.log_text());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn bound_port(&self) -> Option<u64> {
-        self.log_text()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|l| l["message"] == "custodia listening")
-            .and_then(|l| l["port"].as_u64())
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL: no draining, no shutdown hooks, transactions in flight are lost. Returns
-    /// the log written until then.
-    fn kill(mut self) -> String {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-        self.log_text()
-    }
-
-    /// SIGTERM; the gateway must drain and exit cleanly. Returns its log.
-    async fn stop(mut self) -> String {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-            let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
-            assert!(status.success(), "gateway did not shut down cleanly ({status}): {}", self.log_text());
-        }
-        self.log_text()
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// A gateway's log has no warning or error: a failed sealing round, an audit batch
-/// retried record by record, a failed publication would all show up here.
-fn assert_quiet(log: &str) {
-    let loud: Vec<&str> =
-        log.lines().filter(|l| l.contains("\"level\":\"WARN\"") || l.contains("\"level\":\"ERROR\"")).collect();
-    assert!(loud.is_empty(), "the gateway logged {} warnings or errors: {:?}", loud.len(), &loud[..loud.len().min(5)]);
-}
-
-/// A deployment made the way an operator makes one: key files, a config file on a fresh
-/// database, and a tenant with ingest and agent tokens created through the CLI.
-struct Deployment {
-    dir: tempfile::TempDir,
+struct Setup {
+    deployment: processes::Deployment,
     config: PathBuf,
     database_url: String,
     ingest: String,
     agent: String,
 }
 
-async fn deploy() -> Deployment {
-    let dir = tempfile::tempdir().unwrap();
-    let master_key = dir.path().join("master.key");
-    Keyring::generate(false).unwrap().save_file(&master_key).unwrap();
-    let audit_key = dir.path().join("audit-signing.key");
-    signer::write_new_key(&audit_key, "custodia-test-audit").unwrap();
-    let database_url = fresh_database(dir.path()).await;
-    let config = dir.path().join("custodia.toml");
-    // The rate limit is per client and per gateway: lifted so the load is never refused.
-    std::fs::write(
-        &config,
-        format!(
-            "database_url = \"{database_url}\"\nmaster_key_file = \"{}\"\nlisten = \"127.0.0.1:0\"\n\
-             rate_limit_per_second = 100000\nrate_limit_burst = 100000\n\
-             audit = {{ signing_key_file = \"{}\", seal_every_ms = 200 }}\n",
-            master_key.display(),
-            audit_key.display()
-        ),
-    )
-    .unwrap();
-    cli_ok(&config, &["tenants", "create", TENANT]).await;
-    let mut tokens = Vec::new();
-    for role in ["ingest", "agent"] {
-        let text = cli_ok(&config, &["clients", "create", "--tenant", TENANT, "--role", role]).await;
-        let token = text.lines().find_map(|l| l.strip_prefix("token (shown once, store it now): ")).unwrap();
-        tokens.push(token.trim().to_string());
+async fn deploy() -> Setup {
+    let deployment = processes::Deployment::new().await;
+    let config = deployment.config("custodia", "");
+    let mut tokens = deployment.tenant(&config, TENANT, &["ingest", "agent"]).await;
+    let database_url = deployment.database_url.clone();
+    Setup {
+        config,
+        database_url,
+        ingest: tokens.remove("ingest").unwrap(),
+        agent: tokens.remove("agent").unwrap(),
+        deployment,
     }
-    let agent = tokens.pop().unwrap();
-    let ingest = tokens.pop().unwrap();
-    Deployment { dir, config, database_url, ingest, agent }
+}
+
+impl Setup {
+    fn log(&self, name: &str) -> PathBuf {
+        self.deployment.dir.path().join(name)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -211,7 +87,7 @@ enum Op {
 
 /// Sends one request with our own `X-Request-Id`; returns the status, or None when no
 /// answer came back (the connection died).
-async fn send(http: &reqwest::Client, d: &Deployment, base: &str, op: &Op, request_id: &str) -> Option<u16> {
+async fn send(http: &reqwest::Client, d: &Setup, base: &str, op: &Op, request_id: &str) -> Option<u16> {
     let request = match op {
         Op::Read(id) => {
             http.get(format!("{base}/v1/parties/{id}")).bearer_auth(&d.agent).header("X-Purpose", "collection")
@@ -233,7 +109,7 @@ async fn send(http: &reqwest::Client, d: &Deployment, base: &str, op: &Op, reque
 
 /// Creates `count` parties (numbers from `first`) one by one; returns their ids and the
 /// request ids of the creations.
-async fn create_parties(d: &Deployment, base: &str, first: u32, count: u32) -> (Vec<String>, Vec<String>) {
+async fn create_parties(d: &Setup, base: &str, first: u32, count: u32) -> (Vec<String>, Vec<String>) {
     let http = reqwest::Client::new();
     let (mut ids, mut requests) = (Vec::new(), Vec::new());
     for n in first..first + count {
@@ -377,8 +253,8 @@ async fn two_gateways_on_one_database_build_one_log_that_verifies() {
     let db = Db::connect(&d.database_url, 2).await.unwrap();
     // The CLI's own records: tenant.create and two client.create.
     let (admin_records, _) = record_counts(&db).await;
-    let a = Gateway::start(&d.config, d.dir.path().join("a.log")).await;
-    let b = Gateway::start(&d.config, d.dir.path().join("b.log")).await;
+    let a = Gateway::start(&d.config, d.log("a.log")).await;
+    let b = Gateway::start(&d.config, d.log("b.log")).await;
     assert_ne!(a.base, b.base);
 
     let (parties, mut answered) = create_parties(&d, &a.base, 1, 8).await;
@@ -624,7 +500,7 @@ async fn racing_sealers_never_fork_a_log() {
 /// fourth request a creation. Returns the request ids answered with success and the
 /// statuses of any other answer.
 async fn load_until(
-    d: Arc<Deployment>,
+    d: Arc<Setup>,
     base: String,
     parties: Arc<Vec<String>>,
     tasks: u32,
@@ -672,7 +548,7 @@ async fn a_gateway_killed_under_load_loses_no_answered_record() {
     let started = Instant::now();
     let d = Arc::new(deploy().await);
     let db = Db::connect(&d.database_url, 2).await.unwrap();
-    let first = Gateway::start(&d.config, d.dir.path().join("first.log")).await;
+    let first = Gateway::start(&d.config, d.log("first.log")).await;
     let (parties, mut answered) = create_parties(&d, &first.base, 1, 5).await;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -689,7 +565,7 @@ async fn a_gateway_killed_under_load_loses_no_answered_record() {
 
     // Durable before any restart: nothing after the kill could have written them.
     assert_each_answered_request_recorded(&db, &answered).await;
-    let second = Gateway::start(&d.config, d.dir.path().join("second.log")).await;
+    let second = Gateway::start(&d.config, d.log("second.log")).await;
     let (total, _) = record_counts(&db).await;
     let sealed = wait_until_sealed(&db, total).await;
     assert_eq!(assert_linear_checkpoints(&db).await, sealed, "the restarted gateway sealed what the dead one left");
