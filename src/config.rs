@@ -58,6 +58,9 @@ pub struct Config {
     /// The tamper-evident audit log: signing key, sealing cadence, publication.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The consent ledger: the key that signs proof packages.
+    #[serde(default)]
+    pub consent: ConsentConfig,
     #[serde(skip)]
     pub master_key_env: Option<SecretString>,
     #[serde(skip)]
@@ -89,6 +92,16 @@ pub struct AuditConfig {
     /// the gateway accepts and keeps with its checkpoints.
     #[serde(default)]
     pub witness_keys: Vec<String>,
+}
+
+/// `[consent]`: the consent-proof signing key.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentConfig {
+    /// Ed25519 key that signs consent proof packages (`custodia consent keygen`). Its own
+    /// key: never the audit key, never derived from the master key.
+    #[serde(default)]
+    pub proof_key_file: Option<PathBuf>,
 }
 
 impl Default for AuditConfig {
@@ -159,6 +172,7 @@ impl Config {
             simulated_clock_allowed: false,
             clock: None,
             audit: AuditConfig::default(),
+            consent: ConsentConfig::default(),
             master_key_env: None,
             master_passphrase: None,
         }
@@ -187,6 +201,7 @@ impl Config {
     }
 
     /// `CUSTODIA_LISTEN`, `CUSTODIA_DATABASE_URL`, `CUSTODIA_MASTER_KEY_FILE`, `CUSTODIA_AUDIT_SIGNING_KEY_FILE`,
+    /// `CUSTODIA_CONSENT_PROOF_KEY_FILE`,
     /// `CUSTODIA_MASTER_KEY`, `CUSTODIA_MASTER_PASSPHRASE`, `CUSTODIA_LOG_FORMAT`,
     /// `CUSTODIA_POLICIES_DIR` override the file.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -203,6 +218,9 @@ impl Config {
         }
         if let Some(v) = var("CUSTODIA_AUDIT_SIGNING_KEY_FILE") {
             self.audit.signing_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CUSTODIA_CONSENT_PROOF_KEY_FILE") {
+            self.consent.proof_key_file = Some(PathBuf::from(v));
         }
         if let Some(v) = var("CUSTODIA_POLICIES_DIR") {
             self.policies_dir = Some(PathBuf::from(v));

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod openapi;
+pub mod refusal;
 pub mod request_id;
 pub mod write;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub clock: Clock,
     pub limiter: Arc<DefaultKeyedRateLimiter<ClientId>>,
     pub audit: AuditService,
+    /// Signs consent proof packages (its own key, `[consent] proof_key_file`).
+    pub proof: Arc<crate::consent::proof::key::ProofSigner>,
 }
 
 impl AppState {
@@ -45,11 +48,20 @@ impl AppState {
         access: AccessPolicy,
         clock: Clock,
         audit: AuditService,
+        proof: crate::consent::proof::key::ProofSigner,
         (per_second, burst): (u32, u32),
     ) -> Self {
         let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-        Self { db, keys, access: Arc::new(access), clock, limiter: Arc::new(RateLimiter::keyed(quota)), audit }
+        Self {
+            db,
+            keys,
+            access: Arc::new(access),
+            clock,
+            limiter: Arc::new(RateLimiter::keyed(quota)),
+            audit,
+            proof: Arc::new(proof),
+        }
     }
 
     /// Now, on the gateway's clock, in the database's text form.
@@ -64,6 +76,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(crate::vault::http::router())
         .merge(crate::obligations::http::router())
         .merge(crate::audit::http::router())
+        .merge(crate::notices::http::router())
+        .merge(crate::consent::http::router())
+        .merge(crate::flags::http::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::middleware));
     Router::new()
         .merge(v1)

@@ -170,6 +170,8 @@ async fn deploy() -> Deployment {
     Keyring::generate(false).unwrap().save_file(&master_key).unwrap();
     let audit_key = dir.path().join("audit-signing.key");
     signer::write_new_key(&audit_key, "custodia-test-audit").unwrap();
+    let proof_key = dir.path().join("consent-proof.key");
+    custodia::consent::proof::key::write_new_key(&proof_key, "custodia-test-consent-proof").unwrap();
     let database_url = fresh_database(dir.path()).await;
     let config = dir.path().join("custodia.toml");
     // The rate limit is per client and per gateway: lifted so the load is never refused.
@@ -178,9 +180,11 @@ async fn deploy() -> Deployment {
         format!(
             "database_url = \"{database_url}\"\nmaster_key_file = \"{}\"\nlisten = \"127.0.0.1:0\"\n\
              rate_limit_per_second = 100000\nrate_limit_burst = 100000\n\
-             audit = {{ signing_key_file = \"{}\", seal_every_ms = 200 }}\n",
+             audit = {{ signing_key_file = \"{}\", seal_every_ms = 200 }}\n\
+             consent = {{ proof_key_file = \"{}\" }}\n",
             master_key.display(),
-            audit_key.display()
+            audit_key.display(),
+            proof_key.display()
         ),
     )
     .unwrap();
