@@ -211,3 +211,19 @@ async fn rewriting_a_consent_row_and_its_stored_hash_together_still_fails_the_pr
     assert_eq!((status, body["error"]["code"].as_str()), (500, Some("integrity_error")), "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_the_latest_consent_row_is_caught_by_the_gateway_before_it_sends_a_proof() {
+    let app = spawn_app().await;
+    let (party, _) = ledger_with_history(&app).await;
+    let drop_guard = match app.backend() {
+        Backend::Sqlite => "DROP TRIGGER consent_events_no_delete",
+        Backend::Postgres => "ALTER TABLE consent_events DISABLE TRIGGER consent_events_append_only",
+    };
+    // The last event is gone: the seq run 1..3 still looks whole to the package alone.
+    sql(&app, &[drop_guard, &format!("DELETE FROM consent_events WHERE party_id = '{party}' AND seq = 4")]).await;
+    let (status, body) = get_proof(&app, &party).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, body["error"]["code"].as_str()), (500, Some("integrity_error")), "{body}");
+    app.stop().await;
+}

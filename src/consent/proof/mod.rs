@@ -79,11 +79,39 @@ pub async fn build(
     let package = assemble(conn, keys, tenant, party, now).await?;
     let bytes = serde_json::to_vec(&package).map_err(|e| ProofError::Integrity(e.to_string()))?;
     let audit_key: &VerifierKey = keys.audit.verifier();
-    verify::verify_package(&bytes, keys.proof.verifier(), audit_key).map_err(|failure| {
+    let checked = verify::verify_package(&bytes, keys.proof.verifier(), audit_key);
+    let checked = match checked {
+        Ok(_) => check_complete(conn, tenant.as_str(), party.as_str(), &package).await,
+        Err(failure) => Err(failure),
+    };
+    checked.map_err(|failure| {
         tracing::error!(party_id = %party, %failure, "consent proof package failed its own verification");
         ProofError::Integrity(failure)
     })?;
     Ok(package)
+}
+
+/// What the offline verifier cannot see: an event whose row is gone. Every allowed audit
+/// record that attests a consent or served event of the party must attest one of the
+/// package's events.
+async fn check_complete(conn: &mut Conn, log: &str, party: &str, package: &ProofPackage) -> Result<(), String> {
+    let records = evidence_records(conn, log, party).await.map_err(|e| e.to_string())?;
+    let shown: std::collections::HashSet<String> = package
+        .events
+        .iter()
+        .map(|e| e.event.sha256.clone())
+        .chain(package.notices_served.iter().map(|e| e.event.sha256.clone()))
+        .collect();
+    let attesting = ["consent.grant", "consent.revoke", "notice.served"];
+    let missing = records
+        .values()
+        .filter(|r| r.record.outcome == "allowed" && attesting.contains(&r.record.action.as_str()))
+        .filter(|r| r.record.evidence_sha256.is_some_and(|h| !shown.contains(&hex::encode(h))))
+        .count();
+    match missing {
+        0 => Ok(()),
+        n => Err(format!("{n} audit record(s) attest events the ledger no longer holds (rows deleted)")),
+    }
 }
 
 /// Collects and signs the package without checking it.
