@@ -3,10 +3,10 @@
 //! their handlers and routes; this module only merges them and adds operations
 //! endpoints (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`).
 
+pub mod audited;
 pub mod auth;
 pub mod error;
 pub mod openapi;
-pub mod refusal;
 pub mod request_id;
 pub mod write;
 

@@ -8,9 +8,9 @@ use super::proof::{self, ProofError, ProofKeys};
 use super::wire::{ConsentRequest, ConsentsView, Recorded};
 use super::ConsentAction;
 use crate::access::{Purpose, Role};
+use crate::api::audited::{self, Target};
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::refusal::{self, Target};
 use crate::api::write::{begin_idempotent, Begun, JsonBody};
 use crate::api::AppState;
 use crate::ids::PartyId;
@@ -88,9 +88,9 @@ async fn guard(
 ) -> Result<PartyId, ApiError> {
     caller.require_role(state, roles, action).await?;
     caller.require_purpose(state, purposes, action).await?;
-    match refusal::party_id(id) {
+    match audited::party_id(id) {
         Ok(party) => Ok(party),
-        Err(error) => Err(refusal::audit(state, caller, action, Target::Nothing, error).await),
+        Err(error) => Err(audited::refusal(state, caller, action, Target::Nothing, error).await),
     }
 }
 
@@ -110,7 +110,7 @@ pub async fn post_consent(
     let party = guard(&state, &caller, (WRITERS, WRITE_PURPOSES), action, &id).await?;
     match write(&state, &caller, &headers, &party, body).await {
         Ok(response) => Ok(response),
-        Err(error) => Err(refusal::audit(&state, &caller, action, Target::Party(party.as_str()), error).await),
+        Err(error) => Err(audited::refusal(&state, &caller, action, Target::Party(party.as_str()), error).await),
     }
 }
 
@@ -151,9 +151,9 @@ pub async fn get_consents(
     };
     let history = match read.await {
         Ok(history) => history,
-        Err(error) => return Err(refusal::audit(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
+        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
     };
-    refusal::audit_read(&state, &caller, ACTION, party.as_str(), vec!["consents".into()], None).await?;
+    audited::read(&state, &caller, ACTION, party.as_str(), vec!["consents".into()], None).await?;
     Ok(Json(ConsentsView {
         party_id: party.to_string(),
         current: history.current.iter().map(|s| s.to_json()).collect(),
@@ -180,11 +180,11 @@ pub async fn get_proof(
     };
     let bytes = match built {
         Ok(bytes) => bytes,
-        Err(error) => return Err(refusal::audit(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
+        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
     };
     // The record of the delivery attests exactly what was delivered.
     let evidence = Some(crate::keys::crypto::sha256(&bytes));
-    refusal::audit_read(&state, &caller, ACTION, party.as_str(), vec!["consents".into()], evidence).await?;
+    audited::read(&state, &caller, ACTION, party.as_str(), vec!["consents".into()], evidence).await?;
     Ok(([(CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 

@@ -5,9 +5,9 @@
 use super::domain::{FlagAction, FlagEventJson, FlagKind, FlagReason, FlagState, Insolvency};
 use super::{FlagChange, FlagError};
 use crate::access::{Purpose, Role};
+use crate::api::audited::{self, Target};
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::refusal::{self, Target};
 use crate::api::write::{begin_idempotent, Begun, JsonBody};
 use crate::api::AppState;
 use crate::ids::PartyId;
@@ -79,9 +79,9 @@ async fn guard(
 ) -> Result<PartyId, ApiError> {
     caller.require_role(state, roles, action).await?;
     caller.require_purpose(state, purposes, action).await?;
-    match refusal::party_id(id) {
+    match audited::party_id(id) {
         Ok(party) => Ok(party),
-        Err(error) => Err(refusal::audit(state, caller, action, Target::Nothing, error).await),
+        Err(error) => Err(audited::refusal(state, caller, action, Target::Nothing, error).await),
     }
 }
 
@@ -100,7 +100,7 @@ pub async fn post_flag(
     let party = guard(&state, &caller, (WRITERS, WRITE_PURPOSES), action, &id).await?;
     match write(&state, &caller, &headers, &party, body).await {
         Ok(response) => Ok(response),
-        Err(error) => Err(refusal::audit(&state, &caller, action, Target::Party(party.as_str()), error).await),
+        Err(error) => Err(audited::refusal(&state, &caller, action, Target::Party(party.as_str()), error).await),
     }
 }
 
@@ -144,9 +144,9 @@ pub async fn get_flags(
     };
     let history = match read.await {
         Ok(history) => history,
-        Err(error) => return Err(refusal::audit(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
+        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
     };
-    refusal::audit_read(&state, &caller, ACTION, party.as_str(), vec!["flags".into()], None).await?;
+    audited::read(&state, &caller, ACTION, party.as_str(), vec!["flags".into()], None).await?;
     Ok(Json(FlagsView {
         party_id: party.to_string(),
         current: super::domain::current(&history),

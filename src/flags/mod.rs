@@ -14,9 +14,9 @@ pub mod store;
 
 use crate::audit::{self, AuditUnavailable, EventContext};
 use crate::consent::domain::BadInput;
-use crate::consent::ledger::{require_active, ConsentError};
 use crate::db::Conn;
 use crate::ids::{PartyId, TenantId};
+use crate::vault::store::{party_state, PartyState};
 pub use domain::{FlagAction, FlagChange, FlagEvent, FlagKind, FlagReason, FlagState, Insolvency};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,14 +35,12 @@ pub enum FlagError {
     Audit(#[from] AuditUnavailable),
 }
 
-impl From<ConsentError> for FlagError {
-    fn from(error: ConsentError) -> Self {
-        match error {
-            ConsentError::UnknownParty => Self::UnknownParty,
-            ConsentError::PartyErased => Self::PartyErased,
-            ConsentError::Db(e) => Self::Db(e),
-            other => Self::Db(sqlx::Error::Protocol(other.to_string())),
-        }
+/// Refuses unless `party` is an active party of `tenant` (404 / 410 at the edge).
+async fn require_active(conn: &mut Conn, tenant: &str, party: &str) -> Result<(), FlagError> {
+    match party_state(conn, tenant, party).await? {
+        None => Err(FlagError::UnknownParty),
+        Some(PartyState::Erased) => Err(FlagError::PartyErased),
+        Some(PartyState::Active) => Ok(()),
     }
 }
 

@@ -9,9 +9,9 @@ use super::domain::{
 use super::store::{self, Notice, NoticeView};
 use super::{citable, NoticeError};
 use crate::access::{Purpose, Role};
+use crate::api::audited::{self, Target};
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::refusal::{self, Target};
 use crate::api::write::{begin_idempotent, Begun, JsonBody};
 use crate::api::AppState;
 use crate::audit::{self, Outcome};
@@ -140,7 +140,7 @@ pub async fn create_notice(
     };
     match created.await {
         Ok(response) => Ok(response),
-        Err(error) => Err(refusal::audit(&state, &caller, ACTION, Target::Nothing, error).await),
+        Err(error) => Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
     }
 }
 
@@ -158,7 +158,7 @@ pub async fn patch_notice(
     guard(&state, &caller, (EDITORS, EDIT_PURPOSES), ACTION).await?;
     let id = match notice_id(&id) {
         Ok(id) => id,
-        Err(error) => return Err(refusal::audit(&state, &caller, ACTION, Target::Nothing, error).await),
+        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
     };
     let updated = async {
         let patch = body?.value;
@@ -197,7 +197,7 @@ pub async fn patch_notice(
     };
     match updated.await {
         Ok(view) => Ok(Json(view)),
-        Err(error) => Err(refusal::audit(&state, &caller, ACTION, Target::Resource(&id), error).await),
+        Err(error) => Err(audited::refusal(&state, &caller, ACTION, Target::Resource(&id), error).await),
     }
 }
 
@@ -215,7 +215,7 @@ pub async fn publish_notice(
     guard(&state, &caller, (EDITORS, EDIT_PURPOSES), ACTION).await?;
     let id = match notice_id(&id) {
         Ok(id) => id,
-        Err(error) => return Err(refusal::audit(&state, &caller, ACTION, Target::Nothing, error).await),
+        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
     };
     let published = async {
         let route = format!("/v1/notices/{id}/publish");
@@ -238,7 +238,7 @@ pub async fn publish_notice(
     };
     match published.await {
         Ok(response) => Ok(response),
-        Err(error) => Err(refusal::audit(&state, &caller, ACTION, Target::Resource(&id), error).await),
+        Err(error) => Err(audited::refusal(&state, &caller, ACTION, Target::Resource(&id), error).await),
     }
 }
 
@@ -275,7 +275,7 @@ pub async fn list_notices(
     };
     let notices = match listed.await {
         Ok(notices) => notices,
-        Err(error) => return Err(refusal::audit(&state, &caller, ACTION, Target::Nothing, error).await),
+        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
     };
     let event = caller.event(ACTION, None, vec!["notice".into()], Outcome::Allowed, 200);
     state.audit.append(&event, &state.now_db()).await?;
@@ -303,7 +303,7 @@ pub async fn get_notice(
             state.audit.append(&event, &state.now_db()).await?;
             Ok(Json(notice.view(true)))
         }
-        Err(error) => Err(refusal::audit(&state, &caller, ACTION, Target::Nothing, error).await),
+        Err(error) => Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
     }
 }
 
@@ -320,13 +320,13 @@ pub async fn serve_notice(
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "notice.served";
     guard(&state, &caller, (SERVERS, SERVE_PURPOSES), ACTION).await?;
-    let party = match refusal::party_id(&id) {
+    let party = match audited::party_id(&id) {
         Ok(party) => party,
-        Err(error) => return Err(refusal::audit(&state, &caller, ACTION, Target::Nothing, error).await),
+        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
     };
     match record_served(&state, &caller, &headers, &party, body).await {
         Ok(response) => Ok(response.into_response()),
-        Err(error) => Err(refusal::audit(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
+        Err(error) => Err(audited::refusal(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
     }
 }
 

@@ -1,7 +1,8 @@
-//! Auditing what an endpoint refuses after its role and purpose checks (those audit
-//! themselves), so every request leaves exactly one audit record. A refusal about a
-//! party of the caller's tenant is recorded about that party; a party of another tenant
-//! (404) is never put in this tenant's party chains.
+//! The audit records of party-scoped endpoints that are neither writes (those append in
+//! their own transaction) nor role/purpose refusals (`Caller::require_*` audit those):
+//! allowed reads, and every other refusal, so each request leaves exactly one record. A
+//! refusal about a party of the caller's tenant is recorded about that party; a party of
+//! another tenant (404) is never put in this tenant's party chains.
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -22,7 +23,7 @@ pub enum Target<'a> {
 
 /// Appends the refusal's audit record and returns the error to answer with (or 503 when
 /// the record cannot be written). 5xx are `failed`, everything else `denied`.
-pub async fn audit(
+pub async fn refusal(
     state: &AppState,
     caller: &Caller,
     action: &'static str,
@@ -49,7 +50,7 @@ pub async fn audit(
 }
 
 /// Audits an allowed read about `party`, with the names of what was released.
-pub async fn audit_read(
+pub async fn read(
     state: &AppState,
     caller: &Caller,
     action: &'static str,
