@@ -97,29 +97,34 @@ pub async fn record_in(
             return Err(ConsentError::Superseded);
         }
     }
-    let event = ConsentEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant: tenant.to_string(),
-        party: party.to_string(),
-        seq: store::next_seq(tx, party.as_str()).await?,
-        action: new.action,
-        scope: new.scope,
-        terms: new.terms,
-        method: new.evidence.method,
-        notice_hash: new.evidence.notice_hash,
-        captured_at,
-        captured_by: new.evidence.captured_by,
-        source_reference: new.evidence.source_reference,
-        document_sha256: new.evidence.document_sha256,
-        recorded_at: ctx.now.clone(),
-        recorded_by: ctx.actor.client.as_ref().map(|c| c.as_str().to_string()),
-    };
+    let seq = store::next_seq(tx, party.as_str()).await?;
+    let event = new_event(ctx, party, seq, new);
     store::insert(tx, &event).await?;
     let mut record =
         ctx.event(event.action.audit_action(), party.as_str(), vec!["consent".into()], Some(event.sha256()));
     record.status = 201;
     audit::append(tx, &record, &ctx.now).await?;
     Ok(event)
+}
+
+fn new_event(ctx: &EventContext, party: &PartyId, seq: u64, new: NewConsent) -> ConsentEvent {
+    ConsentEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant: ctx.tenant.to_string(),
+        party: party.to_string(),
+        seq,
+        action: new.action,
+        scope: new.scope,
+        terms: new.terms,
+        method: new.evidence.method,
+        notice_hash: new.evidence.notice_hash,
+        captured_at: to_db_time(new.evidence.captured_at),
+        captured_by: new.evidence.captured_by,
+        source_reference: new.evidence.source_reference,
+        document_sha256: new.evidence.document_sha256,
+        recorded_at: ctx.now.clone(),
+        recorded_by: ctx.actor.client.as_ref().map(|c| c.as_str().to_string()),
+    }
 }
 
 /// Revokes `scope` with `evidence` (a revocación from a data-subject request, say). The

@@ -95,53 +95,59 @@ pub async fn create_notice(
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "notice.create";
     guard(&state, &caller, (EDITORS, EDIT_PURPOSES), ACTION).await?;
-    let created = async {
-        let body = body?;
-        let input = &body.value;
-        let name = notice_name(&input.name)?;
-        let text = NoticeText {
-            language: input.language.clone(),
-            title: input.title.clone(),
-            text: input.text.clone(),
-            purposes: input.purposes.clone(),
-            channels: input.channels.clone(),
-        }
-        .validate()?;
-        let mut write = match begin_idempotent(&state, &caller, &headers, "/v1/notices", &body.raw).await? {
-            Begun::Replay(response) => return Ok(response),
-            Begun::Fresh(write) => write,
-        };
-        let tenant = caller.tenant.as_str();
-        state.db.advisory_lock(&mut write.tx, "notice", &format!("{tenant}/{name}")).await?;
-        let now = state.now_db();
-        let version = store::next_version(&mut write.tx, tenant, &name).await?;
-        let content = NoticeContent {
-            tenant: tenant.to_string(),
-            name,
-            version,
-            language: text.language,
-            title: text.title,
-            text: text.text,
-            purposes: text.purposes,
-            channels: text.channels,
-        };
-        let notice = Notice {
-            id: uuid::Uuid::now_v7().to_string(),
-            content_hash: content.content_hash(),
-            content,
-            published: false,
-            created_at: now.clone(),
-            updated_at: now.clone(),
-            published_at: None,
-        };
-        store::insert(&mut write.tx, &notice).await?;
-        audit::append(&mut write.tx, &notice_event(&caller, ACTION, &notice, 201), &now).await?;
-        write.finish(StatusCode::CREATED, &notice.view(true)).await
-    };
-    match created.await {
+    match create(&state, &caller, &headers, body).await {
         Ok(response) => Ok(response),
         Err(error) => Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
     }
+}
+
+async fn create(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Result<JsonBody<NoticeInput>, ApiError>,
+) -> Result<Response, ApiError> {
+    let body = body?;
+    let input = &body.value;
+    let name = notice_name(&input.name)?;
+    let text = NoticeText {
+        language: input.language.clone(),
+        title: input.title.clone(),
+        text: input.text.clone(),
+        purposes: input.purposes.clone(),
+        channels: input.channels.clone(),
+    }
+    .validate()?;
+    let mut write = match begin_idempotent(state, caller, headers, "/v1/notices", &body.raw).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Fresh(write) => write,
+    };
+    let tenant = caller.tenant.as_str();
+    state.db.advisory_lock(&mut write.tx, "notice", &format!("{tenant}/{name}")).await?;
+    let now = state.now_db();
+    let version = store::next_version(&mut write.tx, tenant, &name).await?;
+    let content = NoticeContent {
+        tenant: tenant.to_string(),
+        name,
+        version,
+        language: text.language,
+        title: text.title,
+        text: text.text,
+        purposes: text.purposes,
+        channels: text.channels,
+    };
+    let notice = Notice {
+        id: uuid::Uuid::now_v7().to_string(),
+        content_hash: content.content_hash(),
+        content,
+        published: false,
+        created_at: now.clone(),
+        updated_at: now.clone(),
+        published_at: None,
+    };
+    store::insert(&mut write.tx, &notice).await?;
+    audit::append(&mut write.tx, &notice_event(caller, "notice.create", &notice, 201), &now).await?;
+    write.finish(StatusCode::CREATED, &notice.view(true)).await
 }
 
 /// Changes a draft. A published notice never changes: 409 `notice_immutable`.
