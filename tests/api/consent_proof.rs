@@ -38,6 +38,21 @@ fn verify_offline(file: &Path, key: &str, audit_key: &str) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// `custodia --config FILE consent public-key` for the test gateway's key.
+fn cli_public_key(app: &TestApp) -> String {
+    let config = app.dir.path().join("custodia.toml");
+    let text = format!(
+        "database_url = \"{}\"\nmaster_key_file = \"{}\"\nconsent = {{ proof_key_file = \"{}\" }}\n",
+        app.database_url,
+        app.key_file.display(),
+        app.config.consent.proof_key_file.as_ref().unwrap().display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let output = Command::new(BIN).arg("--config").arg(&config).args(["consent", "public-key"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
 async fn get_proof(app: &TestApp, party: &str) -> (u16, Vec<u8>) {
     let response = app.get(Role::Compliance, "dsr", &format!("/v1/parties/{party}/consents/proof")).await;
     (response.status().as_u16(), response.bytes().await.unwrap().to_vec())
@@ -106,6 +121,7 @@ async fn a_proof_package_verifies_offline_against_a_signed_audit_checkpoint() {
     let file = app.dir.path().join("proof.json");
     std::fs::write(&file, &bytes).unwrap();
     let (key, audit_key) = verifier_keys(&app);
+    assert_eq!(cli_public_key(&app), key, "`custodia consent public-key` prints the verifier key");
     let (ok, text) = verify_offline(&file, &key, &audit_key);
     assert!(ok, "{text}");
     assert!(text.contains("proof OK") && text.contains("4 consent events, 1 notices served, 1 notices"), "{text}");
