@@ -80,12 +80,16 @@ async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()
     config.audit.signing_key_file = Some(key_file);
     config.audit.seal_every_records = env_or("BENCH_SEAL_EVERY", config.audit.seal_every_records);
     let audit = AuditService::start(&db, AuditSigner::load(&config.audit)?, Clock::system(), &config.audit)?;
+    let proof = custodia::consent::proof::key::ProofSigner::new(custodia::audit::note::SigningKey::generate(
+        "custodia-bench-consent-proof",
+    )?);
     let state = AppState::new(
         db.clone(),
         keys,
         AccessPolicy::default_policy()?,
         Clock::system(),
         audit,
+        proof,
         (1_000_000, 1_000_000),
     );
     custodia::api::init_metrics();

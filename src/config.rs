@@ -64,6 +64,9 @@ pub struct Config {
     /// The background key-job worker (scheduled tenant-key rotations).
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// The consent ledger: the key that signs proof packages.
+    #[serde(default)]
+    pub consent: ConsentConfig,
     #[serde(skip)]
     pub master_key_env: Option<SecretString>,
     #[serde(skip)]
@@ -95,6 +98,16 @@ pub struct AuditConfig {
     /// the gateway accepts and keeps with its checkpoints.
     #[serde(default)]
     pub witness_keys: Vec<String>,
+}
+
+/// `[consent]`: the consent-proof signing key.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentConfig {
+    /// Ed25519 key that signs consent proof packages (`custodia consent keygen`). Its own
+    /// key: never the audit key, never derived from the master key.
+    #[serde(default)]
+    pub proof_key_file: Option<PathBuf>,
 }
 
 impl Default for AuditConfig {
@@ -256,6 +269,7 @@ impl Config {
             audit: AuditConfig::default(),
             cache: CacheConfig::default(),
             jobs: JobsConfig::default(),
+            consent: ConsentConfig::default(),
             master_key_env: None,
             master_passphrase: None,
         }
@@ -284,6 +298,7 @@ impl Config {
     }
 
     /// `CUSTODIA_LISTEN`, `CUSTODIA_DATABASE_URL`, `CUSTODIA_MASTER_KEY_FILE`, `CUSTODIA_AUDIT_SIGNING_KEY_FILE`,
+    /// `CUSTODIA_CONSENT_PROOF_KEY_FILE`,
     /// `CUSTODIA_MASTER_KEY`, `CUSTODIA_MASTER_PASSPHRASE`, `CUSTODIA_LOG_FORMAT`,
     /// `CUSTODIA_POLICIES_DIR` override the file.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -300,6 +315,9 @@ impl Config {
         }
         if let Some(v) = var("CUSTODIA_AUDIT_SIGNING_KEY_FILE") {
             self.audit.signing_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CUSTODIA_CONSENT_PROOF_KEY_FILE") {
+            self.consent.proof_key_file = Some(PathBuf::from(v));
         }
         if let Some(v) = var("CUSTODIA_POLICIES_DIR") {
             self.policies_dir = Some(PathBuf::from(v));

@@ -8,6 +8,7 @@ use crate::audit::service::AuditService;
 use crate::audit::signer::AuditSigner;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::consent::proof::key::ProofSigner;
 use crate::db::Db;
 use crate::keys::keyring::Keyring;
 use crate::keys::worker::Worker;
@@ -90,9 +91,10 @@ impl Application {
     pub async fn from_core(core: Core, config: &Config, clock: Clock) -> anyhow::Result<Self> {
         api::init_metrics();
         let signer = AuditSigner::load(&config.audit)?;
+        let proof = ProofSigner::load(&config.consent, signer.verifier())?;
         let audit = AuditService::start(&core.db, signer, clock.clone(), &config.audit)?;
         let limits = (config.rate_limit_per_second, config.rate_limit_burst);
-        let mut state = AppState::new(core.db, core.keys, core.access, clock, audit, limits);
+        let mut state = AppState::new(core.db, core.keys, core.access, clock, audit, proof, limits);
         state.set_caches(&config.cache);
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let router = api::router(state.clone(), config.max_body_bytes);

@@ -3,6 +3,7 @@
 //! their handlers and routes; this module only merges them and adds operations
 //! endpoints (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`).
 
+pub mod audited;
 pub mod auth;
 pub mod error;
 pub mod openapi;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub parties: Arc<PartyCache>,
     /// Wakes this process's key-job worker (an erasure queued a rotation).
     pub jobs: JobsWake,
+    /// Signs consent proof packages (its own key, `[consent] proof_key_file`).
+    pub proof: Arc<crate::consent::proof::key::ProofSigner>,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
         access: AccessPolicy,
         clock: Clock,
         audit: AuditService,
+        proof: crate::consent::proof::key::ProofSigner,
         (per_second, burst): (u32, u32),
     ) -> Self {
         let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
@@ -69,6 +73,7 @@ impl AppState {
             clients: Arc::default(),
             parties: Arc::default(),
             jobs: JobsWake::default(),
+            proof: Arc::new(proof),
         };
         state.set_caches(&CacheConfig::default());
         state
@@ -95,6 +100,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(crate::vault::erasure::http::router())
         .merge(crate::obligations::http::router())
         .merge(crate::audit::http::router())
+        .merge(crate::notices::http::router())
+        .merge(crate::consent::http::router())
+        .merge(crate::flags::http::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::middleware));
     Router::new()
         .merge(v1)

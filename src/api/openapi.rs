@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Custodia", description = "Compliance gateway for debt-collection data: encrypted party vault, audited access, role- and purpose-based visibility, retention holds and erasure by crypto-shredding."),
+    info(title = "Custodia", description = "Compliance gateway for debt-collection data: encrypted party vault, audited access, role- and purpose-based visibility, consent ledger with signed proofs, retention holds and erasure by crypto-shredding."),
     paths(
         crate::vault::http::create_party,
         crate::vault::http::get_party,
@@ -34,6 +34,17 @@ use utoipa::{Modify, OpenApi};
         crate::audit::http::consistency,
         crate::audit::http::export_bundle,
         crate::audit::cosign::add_cosignature,
+        crate::notices::http::create_notice,
+        crate::notices::http::list_notices,
+        crate::notices::http::get_notice,
+        crate::notices::http::patch_notice,
+        crate::notices::http::publish_notice,
+        crate::notices::http::serve_notice,
+        crate::consent::http::post_consent,
+        crate::consent::http::get_consents,
+        crate::consent::http::get_proof,
+        crate::flags::http::post_flag,
+        crate::flags::http::get_flags,
         crate::api::healthz,
         crate::api::readyz,
         crate::api::metrics_text,

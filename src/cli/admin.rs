@@ -47,7 +47,7 @@ pub async fn run(config_path: Option<&Path>, command: Command) -> anyhow::Result
         }
         Command::Clients(command) => clients_command(&core, command, &now).await?,
         Command::Keys(command) => keys_command(&core, command, &now, clock.clone(), config.jobs.settings()).await?,
-        Command::Serve | Command::Demo { .. } | Command::Audit(_) | Command::Calendar(_) => {}
+        Command::Serve | Command::Demo { .. } | Command::Audit(_) | Command::Calendar(_) | Command::Consent(_) => {}
     }
     core.db.close().await;
     Ok(())

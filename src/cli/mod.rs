@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod consent;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -85,6 +86,9 @@ pub enum Command {
     /// The tamper-evident audit log: signing key, checkpoints, verification, regulator bundles.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Consent proofs: the proof signing key and the offline verifier of proof packages.
+    #[command(subcommand)]
+    Consent(consent::ConsentCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,6 +211,13 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Audit(command) => {
             let code = audit::run(cli.config.as_deref(), command).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
+        Command::Consent(command) => {
+            let code = consent::run(cli.config.as_deref(), command)?;
             if code != 0 {
                 std::process::exit(code);
             }

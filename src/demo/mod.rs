@@ -85,6 +85,14 @@ fn prepare_dir(options: &DemoOptions) -> anyhow::Result<Config> {
         config.audit.signing_key_file = Some(audit_key);
         config.audit.checkpoint_dir = Some(dir.join("checkpoints"));
     }
+    if config.consent.proof_key_file.is_none() {
+        // Demo directories made before consent proofs had a signing key get one here.
+        let proof_key = dir.join("consent-proof.key");
+        if !proof_key.exists() {
+            crate::consent::proof::key::write_new_key(&proof_key, "custodia-demo-consent-proof")?;
+        }
+        config.consent.proof_key_file = Some(proof_key);
+    }
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], options.port));
     config.clock = options.clock.clone();
     config.validate()?;

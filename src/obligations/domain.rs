@@ -107,8 +107,17 @@ pub fn parse_reference(text: &str, field: &str) -> Result<String, FieldError> {
     }
 }
 
-pub const PRODUCTS: &[&str] =
-    &["credit_card", "personal_loan", "libranza", "microcredit", "vehicle_loan", "mortgage", "other"];
+pub const PRODUCTS: &[&str] = &[
+    "credit_card",
+    "personal_loan",
+    "libranza",
+    "microcredit",
+    "development_credit",
+    "agricultural_credit",
+    "vehicle_loan",
+    "mortgage",
+    "other",
+];
 pub const STATUSES: &[&str] = &["current", "delinquent", "charged_off", "paid", "restructured", "closed"];
 pub const PARTY_ROLES: &[&str] = &["holder", "co_debtor", "guarantor"];
 pub const PROMISE_STATUSES: &[&str] = &["pending", "kept", "broken"];

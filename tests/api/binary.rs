@@ -83,14 +83,18 @@ async fn deploy() -> Deployment {
     let audit_key = dir.path().join("audit-signing.key");
     let out = Command::new(BIN).args(["audit", "keygen", "--out"]).arg(&audit_key).output().unwrap();
     assert!(out.status.success());
+    let proof_key = dir.path().join("consent-proof.key");
+    let out = Command::new(BIN).args(["consent", "keygen", "--out"]).arg(&proof_key).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let database_url = fresh_database(dir.path()).await;
     let config = dir.path().join("custodia.toml");
     std::fs::write(
         &config,
         format!(
-            "database_url = \"{database_url}\"\nmaster_key_file = \"{}\"\nlisten = \"127.0.0.1:0\"\naudit = {{ signing_key_file = \"{}\", seal_every_ms = 200 }}\n",
+            "database_url = \"{database_url}\"\nmaster_key_file = \"{}\"\nlisten = \"127.0.0.1:0\"\naudit = {{ signing_key_file = \"{}\", seal_every_ms = 200 }}\nconsent = {{ proof_key_file = \"{}\" }}\n",
             key.display(),
-            audit_key.display()
+            audit_key.display(),
+            proof_key.display()
         ),
     )
     .unwrap();

@@ -107,6 +107,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let audit_key = dir.path().join("audit-signing.key");
     custodia::audit::signer::write_new_key(&audit_key, "custodia-test-audit").unwrap();
     config.audit.signing_key_file = Some(audit_key);
+    let proof_key = dir.path().join("consent-proof.key");
+    custodia::consent::proof::key::write_new_key(&proof_key, "custodia-test-consent-proof").unwrap();
+    config.consent.proof_key_file = Some(proof_key);
     config.audit.checkpoint_dir = Some(dir.path().join("checkpoints"));
     config.audit.seal_every_ms = 200;
     config.audit.witness_keys = options.witness_keys.clone();
@@ -226,6 +229,10 @@ impl TestApp {
             "retention_holds",
             "key_jobs",
             "tenant_keys",
+            "privacy_notices",
+            "consent_events",
+            "notice_served_events",
+            "party_flag_events",
         ] {
             out.push((table.to_string(), self.count(table).await));
         }

@@ -188,7 +188,8 @@ impl Deployment {
 
     /// A config file `name.toml`; `worker` says whether the gateway runs the key-job worker.
     fn config(&self, name: &str, worker: bool) -> PathBuf {
-        self.base.config(name, &format!("jobs = {{ worker = {worker}, poll_ms = 100, lease_seconds = 3, batch = 4 }}\n"))
+        self.base
+            .config(name, &format!("jobs = {{ worker = {worker}, poll_ms = 100, lease_seconds = 3, batch = 4 }}\n"))
     }
 
     fn log(&self, name: &str) -> PathBuf {

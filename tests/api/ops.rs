@@ -64,6 +64,17 @@ async fn the_openapi_document_covers_every_endpoint_and_the_error_shape() {
         ("/v1/audit/records/{index}/proof", "get"),
         ("/v1/audit/consistency", "get"),
         ("/v1/audit/exports", "post"),
+        ("/v1/notices", "post"),
+        ("/v1/notices", "get"),
+        ("/v1/notices/{id}", "get"),
+        ("/v1/notices/{id}", "patch"),
+        ("/v1/notices/{id}/publish", "post"),
+        ("/v1/parties/{id}/served-notices", "post"),
+        ("/v1/parties/{id}/consents", "post"),
+        ("/v1/parties/{id}/consents", "get"),
+        ("/v1/parties/{id}/consents/proof", "get"),
+        ("/v1/parties/{id}/flags", "post"),
+        ("/v1/parties/{id}/flags", "get"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from /openapi.json");
     }

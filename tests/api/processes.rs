@@ -127,6 +127,7 @@ pub struct Deployment {
     pub database_url: String,
     pub master_key: PathBuf,
     pub audit_key: PathBuf,
+    pub proof_key: PathBuf,
 }
 
 impl Deployment {
@@ -136,8 +137,10 @@ impl Deployment {
         Keyring::generate(false).unwrap().save_file(&master_key).unwrap();
         let audit_key = dir.path().join("audit-signing.key");
         custodia::audit::signer::write_new_key(&audit_key, "custodia-test-audit").unwrap();
+        let proof_key = dir.path().join("consent-proof.key");
+        custodia::consent::proof::key::write_new_key(&proof_key, "custodia-test-consent-proof").unwrap();
         let database_url = fresh_database(dir.path()).await;
-        Self { dir, database_url, master_key, audit_key }
+        Self { dir, database_url, master_key, audit_key, proof_key }
     }
 
     /// Writes `name.toml`: this deployment's database and keys, port 0, the rate limit
@@ -150,10 +153,12 @@ impl Deployment {
             format!(
                 "database_url = \"{}\"\nmaster_key_file = \"{}\"\nlisten = \"127.0.0.1:0\"\n\
                  rate_limit_per_second = 100000\nrate_limit_burst = 100000\n\
-                 audit = {{ signing_key_file = \"{}\", seal_every_ms = 200 }}\n{extra}",
+                 audit = {{ signing_key_file = \"{}\", seal_every_ms = 200 }}\n\
+                 consent = {{ proof_key_file = \"{}\" }}\n{extra}",
                 self.database_url,
                 self.master_key.display(),
-                self.audit_key.display()
+                self.audit_key.display(),
+                self.proof_key.display()
             ),
         )
         .unwrap();
