@@ -231,8 +231,9 @@ fn transition_of(action: &ActionRequest) -> Option<Transition> {
 /// Moves `change.after` to the state `transition` leads to, closing it when terminal.
 pub(crate) fn enter(change: &mut Change, transition: Transition, now: &str) -> Result<(), DsrError> {
     let r = &mut change.after;
+    let to = domain::next_state(r.state, transition)?;
     domain::applies(transition, r.kind, r.regime)?;
-    r.state = domain::next_state(r.state, transition)?;
+    r.state = to;
     if r.state.is_terminal() {
         r.closed_at = Some(now.to_string());
     }
