@@ -5,8 +5,9 @@
 use crate::access::{Purpose, Role};
 use crate::audit::{self, Actor, AuditEvent, Outcome};
 use crate::clock::{to_db_time, Clock};
-use crate::dsr::store::{self, ListFilter, Request};
-use crate::dsr::wire::RequestView;
+use crate::dsr::request::Request;
+use crate::dsr::store::{self, ListFilter};
+use crate::dsr::view::RequestView;
 use crate::dsr::{Kind, State, Sweeper};
 use crate::ids::TenantId;
 use crate::startup::Core;

@@ -15,8 +15,9 @@
 //! Answering or blocking needs the requester's identity verified first.
 
 use super::domain::{DenialReason, Kind, ReceiptChannel};
+use super::request::Request;
 use super::service::{execution_due, now_of, Change};
-use super::store::{self, Request};
+use super::store;
 use super::wire::{opt_hash, opt_reference, ActionRequest};
 use super::DsrError;
 use crate::audit::merkle::Hash;

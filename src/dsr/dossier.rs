@@ -11,7 +11,8 @@
 //! The handler sends the dossier's exact bytes and records their SHA-256 as the
 //! `dsr.dossier` audit record's evidence; answering the consulta names that hash.
 
-use super::store::{self, Request};
+use super::request::Request;
+use super::store;
 use super::DsrError;
 use crate::access::{AccessPolicy, Purpose, Role};
 use crate::audit::search::{search, SearchFilter};
@@ -97,6 +98,19 @@ pub struct RequestSummary {
     pub closed_at: Option<String>,
 }
 
+impl RequestSummary {
+    fn of(r: &Request) -> Self {
+        Self {
+            id: r.id.clone(),
+            kind: r.kind,
+            regime: r.regime,
+            state: r.state,
+            received_at: r.received_at.clone(),
+            closed_at: r.closed_at.clone(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AccessLog {
     /// Newest first.
@@ -165,14 +179,7 @@ pub async fn build(
         data_subject_requests: store::of_party(conn, tenant.as_str(), party.as_str())
             .await?
             .iter()
-            .map(|r| RequestSummary {
-                id: r.id.clone(),
-                kind: r.kind,
-                regime: r.regime,
-                state: r.state,
-                received_at: r.received_at.clone(),
-                closed_at: r.closed_at.clone(),
-            })
+            .map(RequestSummary::of)
             .collect(),
         access_log: access_log(conn, tenant.as_str(), party.as_str()).await?,
     };

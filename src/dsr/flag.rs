@@ -9,7 +9,8 @@
 //! (answered, denied, withdrawn, deemed granted) it is cleared — unless it was set by
 //! someone else (a reference that is not `dsr:…`), which only that someone clears.
 
-use super::store::{self, Request};
+use super::request::Request;
+use super::store;
 use super::DsrError;
 use crate::audit::EventContext;
 use crate::db::Conn;

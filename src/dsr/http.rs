@@ -6,9 +6,11 @@
 //! records of those events). Bad input is a stable 4xx and writes nothing. The reads are
 //! in [`super::http_read`].
 
+use super::request::Identity;
 use super::service::{self, document_hash};
-use super::store::{self, Identity};
-use super::wire::{instant_or_now, ActionRequest, AssignRequest, CreateRequest, IdentityRequest, RequestView, Stepped};
+use super::store;
+use super::view::{RequestView, Stepped};
+use super::wire::{instant_or_now, ActionRequest, AssignRequest, CreateRequest, IdentityRequest};
 use super::DsrError;
 use crate::access::{Purpose, Role};
 use crate::api::audited::{self, Target};

@@ -7,8 +7,9 @@
 //! exact bytes sent, which is what answering the request names.
 
 use super::http::{cutoff, guard, target, OFFICERS, READERS, READ_PURPOSES, WRITE_PURPOSES};
-use super::store::{self, ListFilter, Request};
-use super::wire::{RequestDetail, RequestList, RequestView, SettingsView};
+use super::request::Request;
+use super::store::{self, ListFilter};
+use super::view::{RequestDetail, RequestList, RequestView, SettingsView};
 use super::{dossier, DsrError, Kind, RegimeCode, State as RequestState};
 use crate::api::audited::{self, Target};
 use crate::api::auth::Caller;

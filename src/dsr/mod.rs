@@ -9,8 +9,11 @@
 //! change an append-only event ([`event`]) whose SHA-256 is the evidence of its audit
 //! record. The pieces:
 //!
+//! - [`request`] the request as a value, [`store`] its SQL, [`wire`] the bodies and their
+//!   checks, [`view`] the answers;
 //! - [`service`]: create a request and take officer steps, in the caller's transaction
-//!   under the party lock, with conditional updates;
+//!   under the party lock; [`change`] records each change (conditional update, event,
+//!   audit record);
 //! - [`answer`]: what an answer does per kind (erase through `vault::erasure`, revoke
 //!   through `consent::revoke_in`, block through `vault::retention`, name the dossier or
 //!   proof package given);
@@ -23,15 +26,18 @@
 //! Nothing stored here is personal (codes, dates, opaque ids, element ids, hashes).
 
 pub mod answer;
+pub mod change;
 pub mod domain;
 pub mod dossier;
 pub mod event;
 pub mod flag;
 pub mod http;
 pub mod http_read;
+pub mod request;
 pub mod service;
 pub mod store;
 pub mod sweeper;
+pub mod view;
 pub mod wire;
 
 pub use domain::{Kind, RegimeCode, State};

@@ -3,83 +3,27 @@
 //! the event's hash). A refusal returns before anything is written; the caller rolls back.
 
 use super::answer::{self, Effects};
+use super::change::{at, require_active, response_due, set_due, zone};
+pub(crate) use super::change::{enter, locked, now_of, write_event, Change};
 use super::domain::{self, ExecutionStep, RegimeCode, State, Transition};
 use super::event::DsrEvent;
-use super::store::{self, Identity, Request};
+use super::request::{Identity, Request};
+use super::store;
 use super::wire::{instant_or_now, not_before, opt_hash, opt_reference, ActionRequest, NewRequest};
 use super::{flag, DsrError};
-use crate::audit::{self, EventContext};
-use crate::calendar::{arco_execution_deadline, incomplete_claim_withdrawal, response_deadline, Deadline};
+use crate::audit::EventContext;
+use crate::calendar::{arco_execution_deadline, incomplete_claim_withdrawal};
 use crate::clients::settings::TenantSettings;
 use crate::clock::to_db_time;
 use crate::db::{lock_party_in, Conn};
 use crate::keys::KeyService;
-use crate::vault::store::{party_state, PartyState};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
-use std::collections::BTreeMap;
-
-/// A change about to be recorded: the request after it, and what the event says.
-pub(crate) struct Change {
-    pub after: Request,
-    pub action: &'static str,
-    pub reason: Option<String>,
-    pub reference: Option<String>,
-    pub details: BTreeMap<String, String>,
-}
-
-impl Change {
-    pub(crate) fn new(before: &Request, action: &'static str) -> Self {
-        Self { after: before.clone(), action, reason: None, reference: None, details: BTreeMap::new() }
-    }
-
-    pub(crate) fn detail(&mut self, key: &str, value: impl Into<String>) {
-        self.details.insert(key.to_string(), value.into());
-    }
-}
 
 /// What a step did: the request now, its event, and effects elsewhere.
 pub struct StepDone {
     pub request: Request,
     pub event: DsrEvent,
     pub effects: Effects,
-}
-
-pub(crate) fn now_of(ctx: &EventContext) -> Result<DateTime<Utc>, DsrError> {
-    crate::clock::parse_instant(&ctx.now).map(|t| t.with_timezone(&Utc)).map_err(|_| DsrError::Clock)
-}
-
-fn at(text: &str) -> Result<DateTime<Utc>, DsrError> {
-    crate::clock::parse_instant(text).map(|t| t.with_timezone(&Utc)).map_err(|_| DsrError::Clock)
-}
-
-fn zone(request: &Request) -> Result<Tz, DsrError> {
-    request.timezone.parse::<Tz>().map_err(|_| DsrError::Clock)
-}
-
-fn set_due(request: &mut Request, deadline: Option<&Deadline>) {
-    request.due_at = deadline.map(|d| to_db_time(d.due_at));
-    request.due_date = deadline.map(|d| d.due_date.to_string());
-    request.due_basis = deadline.map(|d| d.basis.to_string());
-}
-
-/// The response term of `request` started at `start`, extended if notified.
-fn response_due(
-    request: &Request,
-    start: DateTime<Utc>,
-    notified: Option<DateTime<Utc>>,
-) -> Result<Deadline, DsrError> {
-    let regime = request.regime.calendar(request.day_count);
-    Ok(response_deadline(regime, request.kind.calendar(), start, zone(request)?, notified)?)
-}
-
-/// Refuses unless the party is an active party of the tenant.
-async fn require_active(tx: &mut Conn, tenant: &str, party: &str) -> Result<(), DsrError> {
-    match party_state(tx, tenant, party).await? {
-        Some(PartyState::Active) => Ok(()),
-        Some(PartyState::Erased) => Err(DsrError::PartyErased),
-        None => Err(DsrError::NoParty),
-    }
 }
 
 /// Creates a request (module docs of [`super`]); takes the party lock.
@@ -91,43 +35,7 @@ pub async fn create_in(
 ) -> Result<(Request, DsrEvent), DsrError> {
     lock_party_in(tx, &new.party).await?;
     require_active(tx, ctx.tenant.as_str(), &new.party).await?;
-    let received = to_db_time(new.received_at);
-    let mut request = Request {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant: ctx.tenant.to_string(),
-        party: new.party.clone(),
-        kind: new.kind,
-        claim_type: new.claim_type,
-        regime: new.regime,
-        day_count: settings.mx_arco_days,
-        timezone: settings.timezone.name().to_string(),
-        channel: new.channel,
-        requester: new.requester,
-        received_at: received.clone(),
-        term_start_at: received,
-        due_at: None,
-        due_date: None,
-        due_basis: None,
-        extended: false,
-        extension_notified_at: None,
-        state: State::Received,
-        state_reason: None,
-        information_requested_at: None,
-        withdraw_at: None,
-        answered_at: None,
-        execution_due_at: None,
-        execution_extended: false,
-        executed_at: None,
-        revoke: new.revoke.clone(),
-        retention_hold_id: None,
-        flagged: false,
-        identity: None,
-        assignee: new.assignee.clone(),
-        last_seq: 1,
-        created_at: ctx.now.clone(),
-        updated_at: ctx.now.clone(),
-        closed_at: None,
-    };
+    let mut request = Request::new(ctx, settings, &new);
     let mut change = Change::new(&request, "create");
     match new.incomplete {
         None => {
@@ -186,16 +94,6 @@ fn await_titular(change: &mut Change, asked: DateTime<Utc>) -> Result<(), DsrErr
     Ok(())
 }
 
-/// Loads the request, takes its party's lock, and reads it again under the lock.
-pub(crate) async fn locked(tx: &mut Conn, ctx: &EventContext, id: &str) -> Result<Request, DsrError> {
-    let tenant = ctx.tenant.as_str();
-    let found = store::load(tx, tenant, id).await?.ok_or(DsrError::NoRequest)?;
-    lock_party_in(tx, &found.party).await?;
-    let request = store::load(tx, tenant, id).await?.ok_or(DsrError::NoRequest)?;
-    require_active(tx, tenant, &request.party).await?;
-    Ok(request)
-}
-
 /// Takes one officer step (module docs of [`super`]).
 pub async fn step_in(
     tx: &mut Conn,
@@ -228,18 +126,6 @@ fn transition_of(action: &ActionRequest) -> Option<Transition> {
     })
 }
 
-/// Moves `change.after` to the state `transition` leads to, closing it when terminal.
-pub(crate) fn enter(change: &mut Change, transition: Transition, now: &str) -> Result<(), DsrError> {
-    let r = &mut change.after;
-    let to = domain::next_state(r.state, transition)?;
-    domain::applies(transition, r.kind, r.regime)?;
-    r.state = to;
-    if r.state.is_terminal() {
-        r.closed_at = Some(now.to_string());
-    }
-    Ok(())
-}
-
 async fn plan(
     tx: &mut Conn,
     ctx: &EventContext,
@@ -247,8 +133,7 @@ async fn plan(
     action: &ActionRequest,
     now: DateTime<Utc>,
 ) -> Result<Change, DsrError> {
-    let name = action.audit_action().trim_start_matches("dsr.");
-    let mut change = Change::new(before, static_name(name));
+    let mut change = Change::new(before, action.name());
     if let Some(transition) = transition_of(action) {
         // Refuse an impossible transition before reading anything else of the body.
         enter(&mut change, transition, &ctx.now)?;
@@ -262,38 +147,23 @@ async fn plan(
         }
         ActionRequest::Complete { completed_at } => complete(&mut change, before, completed_at.as_deref(), now)?,
         ActionRequest::Extend { reason, notified_at, reference } => {
-            let notified = instant_or_now(notified_at.as_deref(), now, "notified_at")?;
-            let due = response_due(before, at(&before.term_start_at)?, Some(notified))?;
-            let r = &mut change.after;
-            set_due(r, Some(&due));
-            (r.extended, r.extension_notified_at) = (true, Some(to_db_time(notified)));
+            extend(&mut change, before, notified_at.as_deref(), now)?;
             change.reason = Some(reason.as_str().to_string());
             change.reference = opt_reference(reference.as_deref())?;
-            change.detail("notified_at", to_db_time(notified));
         }
         ActionRequest::Deny { reason, reference } => {
-            change.after.state_reason = Some(reason.as_str().to_string());
-            change.reason = change.after.state_reason.clone();
-            change.reference = opt_reference(reference.as_deref())?;
+            close_with(&mut change, reason.as_str(), reference.as_deref())?;
             answer::record_holds(tx, ctx, before, *reason, &mut change).await?;
         }
-        ActionRequest::Withdraw { reference } => {
-            change.after.state_reason = Some("titular_withdrew".into());
-            change.reason = change.after.state_reason.clone();
-            change.reference = opt_reference(reference.as_deref())?;
-        }
+        ActionRequest::Withdraw { reference } => close_with(&mut change, "titular_withdrew", reference.as_deref())?,
         ActionRequest::ExtendExecution { reason, notified_at, reference } => {
             extend_execution(&mut change, before, notified_at.as_deref(), now)?;
             change.reason = Some(reason.as_str().to_string());
             change.reference = opt_reference(reference.as_deref())?;
         }
         ActionRequest::Execute { executed_at, reference } => {
-            execution(before, ExecutionStep::MarkExecuted)?;
-            let done = instant_or_now(executed_at.as_deref(), now, "executed_at")?;
-            let answered = at(before.answered_at.as_deref().unwrap_or(&before.received_at))?;
-            change.after.executed_at = Some(to_db_time(not_before(done, answered, "executed_at")?));
+            execute(&mut change, before, executed_at.as_deref(), now)?;
             change.reference = opt_reference(reference.as_deref())?;
-            change.detail("executed_at", to_db_time(done));
         }
     }
     if let Some(due) = &change.after.due_at {
@@ -302,20 +172,43 @@ async fn plan(
     Ok(change)
 }
 
-fn static_name(name: &str) -> &'static str {
-    const NAMES: [&str; 10] = [
-        "start",
-        "request_information",
-        "complete",
-        "extend",
-        "answer",
-        "deny",
-        "withdraw",
-        "block",
-        "extend_execution",
-        "execute",
-    ];
-    NAMES.iter().find(|n| **n == name).copied().unwrap_or("step")
+/// A denial or withdrawal: the reason is the request's and the event's.
+fn close_with(change: &mut Change, reason: &str, reference: Option<&str>) -> Result<(), DsrError> {
+    change.after.state_reason = Some(reason.to_string());
+    change.reason = Some(reason.to_string());
+    change.reference = opt_reference(reference)?;
+    Ok(())
+}
+
+/// The one extension of the response term, notified at `notified_at` (default now).
+fn extend(
+    change: &mut Change,
+    before: &Request,
+    notified_at: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DsrError> {
+    let notified = instant_or_now(notified_at, now, "notified_at")?;
+    let due = response_due(before, at(&before.term_start_at)?, Some(notified))?;
+    let r = &mut change.after;
+    set_due(r, Some(&due));
+    r.extended = true;
+    r.extension_notified_at = Some(to_db_time(notified));
+    change.detail("notified_at", to_db_time(notified));
+    Ok(())
+}
+
+fn execute(
+    change: &mut Change,
+    before: &Request,
+    executed_at: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DsrError> {
+    execution(before, ExecutionStep::MarkExecuted)?;
+    let done = instant_or_now(executed_at, now, "executed_at")?;
+    let answered = at(before.answered_at.as_deref().unwrap_or(&before.received_at))?;
+    change.after.executed_at = Some(to_db_time(not_before(done, answered, "executed_at")?));
+    change.detail("executed_at", to_db_time(done));
+    Ok(())
 }
 
 fn complete(
@@ -417,46 +310,4 @@ pub async fn assign_in(
 /// An identity verification's checked document hash.
 pub fn document_hash(text: Option<&str>) -> Result<Option<Vec<u8>>, DsrError> {
     Ok(opt_hash(text, "document_sha256")?.map(|h| h.to_vec()))
-}
-
-/// Writes `change` (conditionally on `before` being unchanged), its event, and the
-/// event's audit record (about the party, resource the request, evidence its hash).
-pub(crate) async fn write_event(
-    tx: &mut Conn,
-    ctx: &EventContext,
-    before: Option<&Request>,
-    change: &Change,
-    audit_action: &'static str,
-    status: u16,
-) -> Result<DsrEvent, DsrError> {
-    let mut after = change.after.clone();
-    if let Some(before) = before {
-        after.last_seq = before.last_seq + 1;
-        after.updated_at = ctx.now.clone();
-        if !store::update(tx, &after, before.last_seq).await? {
-            return Err(DsrError::Concurrent);
-        }
-    }
-    let event = DsrEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant: ctx.tenant.to_string(),
-        request_id: after.id.clone(),
-        party: after.party.clone(),
-        seq: after.last_seq,
-        action: change.action.to_string(),
-        from_state: before.map(|b| b.state.as_str().to_string()),
-        to_state: after.state.as_str().to_string(),
-        reason: change.reason.clone(),
-        reference: change.reference.clone(),
-        details: change.details.clone(),
-        recorded_at: ctx.now.clone(),
-        recorded_by: ctx.actor.client.as_ref().map(|c| c.as_str().to_string()),
-        on_behalf_of: ctx.actor.on_behalf_of.clone(),
-    };
-    store::insert_event(tx, &event).await?;
-    let mut record = ctx.event(audit_action, &after.party, vec!["dsr_request".into()], Some(event.sha256()));
-    record.resource_id = Some(after.id.clone());
-    record.status = status;
-    audit::append(tx, &record, &ctx.now).await?;
-    Ok(event)
 }

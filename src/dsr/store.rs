@@ -1,73 +1,14 @@
 //! SQL for data-subject requests and their events. The caller owns the transaction (and,
 //! for writes, holds the party lock). Times are the database's text form, which sorts.
 
-use super::domain::{ClaimType, IdentityMethod, Kind, ReceiptChannel, RegimeCode, Requester, State};
+use super::domain::{IdentityMethod, Kind, RegimeCode, State};
 use super::event::DsrEvent;
+use super::request::{Identity, Request, RevokeScope};
 use crate::calendar::DayCount;
 use crate::db::{bind_all, Conn, SqlValue};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::BTreeMap;
-
-/// The consent scope a revocación asks to revoke (element ids and codes only).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RevokeScope {
-    pub purpose: String,
-    pub channel: Option<String>,
-    pub destination: Option<String>,
-}
-
-/// How the requester's identity was verified; a document only by its hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    pub method: IdentityMethod,
-    pub verified_by: String,
-    pub verified_at: String,
-    pub document_sha256: Option<Vec<u8>>,
-}
-
-/// One request as stored: what it is, its terms and where it stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
-    pub id: String,
-    pub tenant: String,
-    pub party: String,
-    pub kind: Kind,
-    pub claim_type: Option<ClaimType>,
-    pub regime: RegimeCode,
-    pub day_count: DayCount,
-    pub timezone: String,
-    pub channel: ReceiptChannel,
-    pub requester: Requester,
-    pub received_at: String,
-    /// When the response term started: receipt, or the completion of an incomplete claim.
-    pub term_start_at: String,
-    /// The last on-time second of the response term; None while it is stopped.
-    pub due_at: Option<String>,
-    pub due_date: Option<String>,
-    pub due_basis: Option<String>,
-    pub extended: bool,
-    pub extension_notified_at: Option<String>,
-    pub state: State,
-    pub state_reason: Option<String>,
-    pub information_requested_at: Option<String>,
-    /// An incomplete Colombian claim is withdrawn after this instant.
-    pub withdraw_at: Option<String>,
-    pub answered_at: Option<String>,
-    pub execution_due_at: Option<String>,
-    pub execution_extended: bool,
-    pub executed_at: Option<String>,
-    pub revoke: Option<RevokeScope>,
-    pub retention_hold_id: Option<String>,
-    /// This request needs the "reclamo en trámite" flag (a complete Colombian claim).
-    pub flagged: bool,
-    pub identity: Option<Identity>,
-    pub assignee: Option<String>,
-    pub last_seq: u64,
-    pub created_at: String,
-    pub updated_at: String,
-    pub closed_at: Option<String>,
-}
 
 const COLUMNS: &str = "id, tenant_id, party_id, kind, claim_type, regime, day_count, timezone, channel, requester, \
     received_at, term_start_at, due_at, due_date, due_basis, extended, extension_notified_at, state, state_reason, \
@@ -91,22 +32,26 @@ fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
+fn revoke_of(row: &AnyRow) -> Result<Option<RevokeScope>, sqlx::Error> {
+    let Some(purpose) = row.try_get::<Option<String>, _>("revoke_purpose")? else { return Ok(None) };
+    Ok(Some(RevokeScope {
+        purpose,
+        channel: row.try_get("revoke_channel")?,
+        destination: row.try_get("revoke_destination")?,
+    }))
+}
+
+fn identity_of(row: &AnyRow) -> Result<Option<Identity>, sqlx::Error> {
+    let Some(method) = opt_code::<IdentityMethod>(row, "identity_method")? else { return Ok(None) };
+    Ok(Some(Identity {
+        method,
+        verified_by: row.try_get::<Option<String>, _>("identity_verified_by")?.unwrap_or_default(),
+        verified_at: row.try_get::<Option<String>, _>("identity_verified_at")?.unwrap_or_default(),
+        document_sha256: row.try_get("identity_document_sha256")?,
+    }))
+}
+
 fn decode(row: &AnyRow) -> Result<Request, sqlx::Error> {
-    let revoke = row.try_get::<Option<String>, _>("revoke_purpose")?.map(|purpose| {
-        Ok::<_, sqlx::Error>(RevokeScope {
-            purpose,
-            channel: row.try_get("revoke_channel")?,
-            destination: row.try_get("revoke_destination")?,
-        })
-    });
-    let identity = opt_code::<IdentityMethod>(row, "identity_method")?.map(|method| {
-        Ok::<_, sqlx::Error>(Identity {
-            method,
-            verified_by: row.try_get::<Option<String>, _>("identity_verified_by")?.unwrap_or_default(),
-            verified_at: row.try_get::<Option<String>, _>("identity_verified_at")?.unwrap_or_default(),
-            document_sha256: row.try_get("identity_document_sha256")?,
-        })
-    });
     let day_count = DayCount::parse(&row.try_get::<String, _>("day_count")?).ok_or_else(|| corrupt("day_count"))?;
     Ok(Request {
         id: row.try_get("id")?,
@@ -134,10 +79,10 @@ fn decode(row: &AnyRow) -> Result<Request, sqlx::Error> {
         execution_due_at: row.try_get("execution_due_at")?,
         execution_extended: flag(row, "execution_extended")?,
         executed_at: row.try_get("executed_at")?,
-        revoke: revoke.transpose()?,
+        revoke: revoke_of(row)?,
         retention_hold_id: row.try_get("retention_hold_id")?,
         flagged: flag(row, "flagged")?,
-        identity: identity.transpose()?,
+        identity: identity_of(row)?,
         assignee: row.try_get("assignee")?,
         last_seq: u64::try_from(row.try_get::<i64, _>("last_seq")?).map_err(|_| corrupt("last_seq"))?,
         created_at: row.try_get("created_at")?,
