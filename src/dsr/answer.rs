@@ -136,8 +136,9 @@ async fn answer(
 
 /// Revokes the scope the request names, with the request as the titular's evidence.
 async fn revoke(tx: &mut Conn, ctx: &EventContext, request: &Request, party: &PartyId) -> Result<Hash, DsrError> {
-    let scope = request.revoke.as_ref().ok_or(DsrError::Clock)?;
     let corrupt = || DsrError::Db(sqlx::Error::Decode("dsr_requests.revoke_* holds an unknown value".into()));
+    // Every revocación names its scope when it is registered.
+    let scope = request.revoke.as_ref().ok_or_else(corrupt)?;
     let purpose = scope.purpose.parse().map_err(|_| corrupt())?;
     let channel = scope.channel.as_deref().map(|c| c.parse().map_err(|_| corrupt())).transpose()?;
     let scope = ConsentScope::new(

@@ -73,14 +73,26 @@ pub(crate) async fn require_active(tx: &mut Conn, tenant: &str, party: &str) -> 
     }
 }
 
+/// Whether a step may be taken once the request's party was erased.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IfErased {
+    /// Refuse (410 `party_erased`): the step reads or changes the party.
+    Refuse,
+    /// Go on: the step only closes the request (a denial, a withdrawal, a lapse), so a
+    /// request left open when its titular was erased can still be closed.
+    Close,
+}
+
 /// Loads the request, takes its party's lock, and reads it again under the lock.
-pub(crate) async fn locked(tx: &mut Conn, ctx: &EventContext, id: &str) -> Result<Request, DsrError> {
+pub(crate) async fn locked(tx: &mut Conn, ctx: &EventContext, id: &str, erased: IfErased) -> Result<Request, DsrError> {
     let tenant = ctx.tenant.as_str();
     let found = store::load(tx, tenant, id).await?.ok_or(DsrError::NoRequest)?;
     lock_party_in(tx, &found.party).await?;
     let request = store::load(tx, tenant, id).await?.ok_or(DsrError::NoRequest)?;
-    require_active(tx, tenant, &request.party).await?;
-    Ok(request)
+    match require_active(tx, tenant, &request.party).await {
+        Err(DsrError::PartyErased) if erased == IfErased::Close => Ok(request),
+        other => other.map(|()| request),
+    }
 }
 
 /// Moves `change.after` to the state `transition` leads to, closing it when terminal.

@@ -24,6 +24,11 @@ pub(crate) async fn sync(tx: &mut Conn, ctx: &EventContext, request: &Request) -
     if !request.flagged {
         return Ok(());
     }
+    // An erased party is contacted by no one and has no flags to keep.
+    let erased = crate::vault::store::party_state(tx, ctx.tenant.as_str(), &request.party).await?;
+    if erased != Some(crate::vault::store::PartyState::Active) {
+        return Ok(());
+    }
     let party = PartyId::from_db(request.party.clone());
     let current = flags::current(tx, &ctx.tenant, &party).await?;
     let set = current.iter().find(|f| f.flag == FlagKind::ReclamoEnTramite);

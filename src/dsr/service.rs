@@ -4,7 +4,7 @@
 
 use super::answer::{self, Effects};
 use super::change::{at, require_active, response_due, set_due, zone};
-pub(crate) use super::change::{enter, locked, now_of, write_event, Change};
+pub(crate) use super::change::{enter, locked, now_of, write_event, Change, IfErased};
 use super::domain::{self, ExecutionStep, RegimeCode, State, Transition};
 use super::event::DsrEvent;
 use super::request::{Identity, Request};
@@ -102,7 +102,11 @@ pub async fn step_in(
     id: &str,
     action: &ActionRequest,
 ) -> Result<StepDone, DsrError> {
-    let before = locked(tx, ctx, id).await?;
+    let erased = match action {
+        ActionRequest::Deny { .. } | ActionRequest::Withdraw { .. } => IfErased::Close,
+        _ => IfErased::Refuse,
+    };
+    let before = locked(tx, ctx, id, erased).await?;
     let now = now_of(ctx)?;
     let mut change = plan(tx, ctx, &before, action, now).await?;
     flag::sync(tx, ctx, &change.after).await?;
@@ -271,7 +275,7 @@ pub async fn verify_identity_in(
     id: &str,
     identity: Identity,
 ) -> Result<(Request, DsrEvent), DsrError> {
-    let before = locked(tx, ctx, id).await?;
+    let before = locked(tx, ctx, id, IfErased::Refuse).await?;
     if before.state.is_terminal() {
         return Err(domain::Refusal::Closed { state: before.state }.into());
     }
@@ -294,7 +298,7 @@ pub async fn assign_in(
     id: &str,
     assignee: Option<String>,
 ) -> Result<(Request, DsrEvent), DsrError> {
-    let before = locked(tx, ctx, id).await?;
+    let before = locked(tx, ctx, id, IfErased::Refuse).await?;
     if before.state.is_terminal() {
         return Err(domain::Refusal::Closed { state: before.state }.into());
     }

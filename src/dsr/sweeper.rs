@@ -21,7 +21,7 @@
 
 use super::answer;
 use super::domain::{State, Transition};
-use super::service::{enter, locked, write_event, Change};
+use super::service::{enter, locked, write_event, Change, IfErased};
 use super::{flag, DsrError};
 use crate::access::Purpose;
 use crate::audit::{Actor, EventContext};
@@ -150,9 +150,9 @@ impl Sweeper {
     /// Withdraws or deems granted one request if it is still due; the state it reached.
     async fn lapse(&self, ctx: &EventContext, id: &str, cutoff: &str) -> Result<Option<State>, DsrError> {
         let mut tx = self.db.begin_write().await?;
-        let before = match locked(&mut tx, ctx, id).await {
+        let before = match locked(&mut tx, ctx, id, IfErased::Close).await {
             Ok(request) => request,
-            Err(DsrError::PartyErased | DsrError::NoParty | DsrError::NoRequest) => return Ok(None),
+            Err(DsrError::NoParty | DsrError::NoRequest) => return Ok(None),
             Err(error) => return Err(error),
         };
         let past = |at: &Option<String>| at.as_deref().is_some_and(|t| t < cutoff);

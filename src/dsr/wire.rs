@@ -135,8 +135,12 @@ impl CreateRequest {
             }
             (true, None) => None,
             (false, asked) => {
-                let asked = instant_or_now(asked.as_deref(), now, "information_requested_at")?;
-                let asked = if self.information_requested_at.is_some() { asked } else { received_at };
+                let asked = match asked {
+                    Some(text) => {
+                        not_future(instant(text, "information_requested_at")?, now, "information_requested_at")?
+                    }
+                    None => received_at,
+                };
                 Some(not_before(asked, received_at, "information_requested_at")?)
             }
         };

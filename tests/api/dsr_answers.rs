@@ -49,6 +49,7 @@ async fn a_supresion_is_refused_with_every_hold_then_denied_with_that_reason_and
     assert_eq!(claim_flag(&app, &held).await, None, "decided: the flag is cleared");
 
     let free = app.create_party(&party(2)).await;
+    let open = id_of(&created(&app, &request(&free, "consulta", "co_1581")).await);
     let id = id_of(&created(&app, &request(&free, "supresion", "co_1581")).await);
     let (status, refused) = step(&app, &id, &json!({"action": "deny", "reason": "retention_hold"})).await;
     assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("no_hold_applies")), "{refused}");
@@ -85,6 +86,13 @@ async fn a_supresion_is_refused_with_every_hold_then_denied_with_that_reason_and
     assert_eq!(read(&app, &id).await["request"]["state"], "answered");
     let (status, gone) = create(&app, &request(&free, "consulta", "co_1581")).await;
     assert_eq!((status, gone["error"]["code"].as_str()), (410, Some("party_erased")));
+    // A request left open can still be closed, but nothing else happens to it.
+    for body in [json!({"action": "start"}), json!({"action": "request_information"})] {
+        let (status, gone) = step(&app, &open, &body).await;
+        assert_eq!((status, gone["error"]["code"].as_str()), (410, Some("party_erased")), "{body}");
+    }
+    let closed = stepped(&app, &open, &json!({"action": "deny", "reason": "no_data_held"})).await;
+    assert_eq!((closed["state"].as_str(), closed["state_reason"].as_str()), (Some("denied"), Some("no_data_held")));
     app.stop().await;
 }
 
