@@ -35,8 +35,7 @@ impl Two {
     async fn send(
         &self,
         base: &str,
-        role: &str,
-        purpose: &str,
+        (role, purpose): (&str, &str),
         method: reqwest::Method,
         path: &str,
         body: Option<&Value>,
@@ -57,7 +56,7 @@ impl Two {
     }
 
     async fn read(&self, base: &str, id: &str, request_id: &str) -> (u16, Value) {
-        self.send(base, "agent", "collection", reqwest::Method::GET, &format!("/v1/parties/{id}"), None, request_id)
+        self.send(base, ("agent", "collection"), reqwest::Method::GET, &format!("/v1/parties/{id}"), None, request_id)
             .await
     }
 
@@ -65,8 +64,7 @@ impl Two {
         let (status, body) = self
             .send(
                 &self.a.base,
-                "ingest",
-                "ingest",
+                ("ingest", "ingest"),
                 reqwest::Method::POST,
                 "/v1/parties",
                 Some(&party(n)),
@@ -118,7 +116,7 @@ async fn a_token_revoked_through_the_cli_is_refused_by_every_running_gateway_at_
     // created the party) is refused inside its own transaction: nothing is written.
     let request_id = "create-after-revoke";
     let (status, body) = two
-        .send(&two.a.base, "ingest", "ingest", reqwest::Method::POST, "/v1/parties", Some(&party(9)), request_id)
+        .send(&two.a.base, ("ingest", "ingest"), reqwest::Method::POST, "/v1/parties", Some(&party(9)), request_id)
         .await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(two.recorded(request_id).await, vec![("denied".to_string(), 401)]);
@@ -143,8 +141,7 @@ async fn a_party_changed_or_erased_through_one_gateway_is_never_served_stale_by_
         let (status, body) = two
             .send(
                 &two.a.base,
-                "agent",
-                "collection",
+                ("agent", "collection"),
                 reqwest::Method::PATCH,
                 &path,
                 Some(&patch),
@@ -161,8 +158,7 @@ async fn a_party_changed_or_erased_through_one_gateway_is_never_served_stale_by_
     let (status, body) = two
         .send(
             &two.a.base,
-            "compliance",
-            "dsr",
+            ("compliance", "dsr"),
             reqwest::Method::POST,
             &format!("/v1/parties/{id}/erasure"),
             None,
