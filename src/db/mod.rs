@@ -115,6 +115,11 @@ impl Db {
         self.backend
     }
 
+    /// Where the PostgreSQL server is (None on SQLite), for tools that open their own pool.
+    pub fn postgres_url(&self) -> Option<&secrecy::SecretString> {
+        self.postgres_url.as_ref()
+    }
+
     /// The SQLite database file (None on PostgreSQL).
     pub fn sqlite_file(&self) -> Option<&std::path::Path> {
         self.sqlite_file.as_deref()

@@ -4,7 +4,7 @@
 //! chunk boundary (the tree, and each party's link to its record in an earlier chunk) is
 //! settled by [`Merger`], in order.
 
-use crate::audit::encoding::{parties_of, Parts};
+use crate::audit::encoding::{parties_of, Fields, Parts};
 use crate::audit::merkle::{Hash, TreeBuilder};
 use std::collections::HashMap;
 
@@ -166,6 +166,48 @@ fn broken_link(party: &str) -> String {
     format!(
         "its link to the previous record about party {party} is broken (a record about that party was removed, inserted or reordered)"
     )
+}
+
+/// What the checker reads of each record: everything the leaf covers, the leaf index and
+/// the stored leaf hash (in this order; [`item`] reads them by position).
+pub const COLUMNS: &str = "leaf_index, log_id, recorded_at, request_id, client_id, role, on_behalf_of, purpose, \
+     action, resource_id, fields, outcome, status, error_code, evidence, parties, leaf_hash";
+
+/// Column access to a row selected with [`COLUMNS`], borrowing the driver's bytes.
+pub trait StoredRow {
+    fn int(&self, column: usize) -> Result<Option<i64>, String>;
+    /// A text column's UTF-8 bytes.
+    fn text(&self, column: usize) -> Result<Option<&[u8]>, String>;
+    fn blob(&self, column: usize) -> Result<Option<&[u8]>, String>;
+}
+
+/// The record in `row` (selected with [`COLUMNS`]), borrowed: the encoding is written from
+/// the row's own bytes.
+pub fn item<R: StoredRow>(row: &R) -> Result<ItemRef<'_>, String> {
+    let (int, text, blob) = (|c| row.int(c), |c| row.text(c), |c| row.blob(c));
+    let status = int(12)?.ok_or("status is NULL")?;
+    let evidence = match blob(14)? {
+        None => None,
+        Some(bytes) => Some(<&[u8; 32]>::try_from(bytes).map_err(|_| "evidence is not 32 bytes")?),
+    };
+    let parts = Parts {
+        log: text(1)?.ok_or("log_id is NULL")?,
+        recorded_at: text(2)?.ok_or("recorded_at is NULL")?,
+        request_id: text(3)?.ok_or("request_id is NULL")?,
+        client_id: text(4)?,
+        role: text(5)?,
+        on_behalf_of: text(6)?,
+        purpose: text(7)?,
+        action: text(8)?.ok_or("action is NULL")?,
+        resource_id: text(9)?,
+        fields: Fields::Joined(text(10)?.ok_or("fields is NULL")?),
+        outcome: text(11)?.ok_or("outcome is NULL")?,
+        status: u16::try_from(status).map_err(|_| "status out of range")?,
+        error_code: text(13)?,
+        evidence,
+        parties: blob(15)?.unwrap_or_default(),
+    };
+    Ok(ItemRef { leaf_index: int(0)?, parts, stored_leaf: blob(16)? })
 }
 
 /// Why merging stopped.

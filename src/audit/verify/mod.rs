@@ -10,14 +10,16 @@
 //! SQLite several threads read and check chunks at once ([`sqlite`]).
 
 mod chunk;
+mod postgres;
 mod sqlite;
 
 use super::merkle::Hash;
 use super::note::{Checkpoint, Note, VerifierKey};
 use super::rows;
 use crate::db::Db;
-use chunk::{check_chunk, Failure, ItemRef, Merger};
+use chunk::{Failure, Merger};
 use futures::TryStreamExt;
+use secrecy::ExposeSecret;
 use sqlx::Row;
 
 /// What a clean run checked.
@@ -141,7 +143,7 @@ async fn walk_records(
     // beyond it, which `check_beyond` judges against a fresher checkpoint.
     let outcome = match db.sqlite_file() {
         Some(path) => walk_file(path.to_path_buf(), log.to_string(), latest, targets.to_vec()).await?,
-        None => walk_queries(db, log, latest, targets).await?,
+        None => walk_postgres(db, log, latest, targets).await?,
     };
     if let Err(failure) = outcome {
         return Err(explain(db, log, failure).await?);
@@ -176,64 +178,16 @@ async fn walk_file(
     }
 }
 
-/// Any backend through sqlx, one chunk query after another.
-async fn walk_queries(
+/// PostgreSQL, through a pool of the verifier's own.
+async fn walk_postgres(
     db: &Db,
     log: &str,
     latest: u64,
     targets: &[(u64, Hash, &'static str)],
 ) -> Result<Result<(), Failure>, VerifyError> {
-    let sql = format!(
-        "SELECT {}, leaf_hash FROM audit_records WHERE log_id = $1 AND leaf_index >= $2 AND leaf_index < $3 ORDER BY leaf_index",
-        rows::COLUMNS
-    );
+    let url = db.postgres_url().ok_or_else(|| VerifyError::Sql(sqlx::Error::Protocol("no PostgreSQL URL".into())))?;
     let mut merger = Merger::new(targets);
-    let mut first = 0;
-    while first < latest {
-        let end = (first + CHUNK).min(latest);
-        let found = sqlx::query(&sql).bind(log).bind(to_i64(first)).bind(to_i64(end)).fetch_all(db.reader()).await?;
-        let stored: Vec<Result<Owned, String>> = found.iter().map(owned).collect();
-        let items = stored.iter().map(|s| s.as_ref().map_err(Clone::clone).map(Owned::item));
-        if let Err(failure) = merger.merge(check_chunk(first, end - first, items)) {
-            return Ok(Err(failure));
-        }
-        first = end;
-    }
-    Ok(Ok(()))
-}
-
-/// A record read through sqlx, owned (the borrowed [`ItemRef`] points into it).
-struct Owned {
-    leaf_index: Option<i64>,
-    record: super::record::Record,
-    parties: Vec<u8>,
-    stored_leaf: Option<Vec<u8>>,
-}
-
-impl Owned {
-    fn item(&self) -> ItemRef<'_> {
-        ItemRef {
-            leaf_index: self.leaf_index,
-            parts: self.record.parts(&self.parties),
-            stored_leaf: self.stored_leaf.as_deref(),
-        }
-    }
-}
-
-fn owned(row: &sqlx::any::AnyRow) -> Result<Owned, String> {
-    let stored = rows::decode(row).map_err(|e| e.to_string())?;
-    let stored_leaf: Option<Vec<u8>> = row.try_get(rows::COLUMN_COUNT).map_err(|e| e.to_string())?;
-    let parties = stored.record.encode_parties();
-    Ok(Owned {
-        leaf_index: stored.leaf_index.and_then(|i| i64::try_from(i).ok()),
-        record: stored.record,
-        parties,
-        stored_leaf,
-    })
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
+    Ok(postgres::walk(url.expose_secret(), log, latest, CHUNK, |chunk| merger.merge(chunk)).await?)
 }
 
 /// Turns a failure into the error to report, naming the record whose content changed

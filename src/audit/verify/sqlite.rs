@@ -6,8 +6,7 @@
 //! threads at once; the caller merges them in order. Records up to the latest checkpoint
 //! never change, so each thread may read under its own snapshot.
 
-use super::chunk::{Chunk, ChunkChecker, ItemRef};
-use crate::audit::encoding::{Fields, Parts};
+use super::chunk::{item, Chunk, ChunkChecker, StoredRow, COLUMNS};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeMap;
@@ -120,63 +119,32 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// What the checker reads of each record: everything the leaf covers, the leaf index and
-/// the stored leaf hash (in this order; [`item`] reads them by position).
-const COLUMNS: &str = "leaf_index, log_id, recorded_at, request_id, client_id, role, on_behalf_of, purpose, \
-     action, resource_id, fields, outcome, status, error_code, evidence, parties, leaf_hash";
-
-/// The record in `row` (selected with [`COLUMNS`]), borrowed: the encoding is written from
-/// the row's own bytes.
-fn item<'r>(row: &'r rusqlite::Row<'_>) -> Result<ItemRef<'r>, String> {
-    let status = int(row, 12)?.ok_or("status is NULL")?;
-    let evidence = match blob(row, 14)? {
-        None => None,
-        Some(bytes) => Some(<&[u8; 32]>::try_from(bytes).map_err(|_| "evidence is not 32 bytes")?),
-    };
-    let parts = Parts {
-        log: text(row, 1)?.ok_or("log_id is NULL")?,
-        recorded_at: text(row, 2)?.ok_or("recorded_at is NULL")?,
-        request_id: text(row, 3)?.ok_or("request_id is NULL")?,
-        client_id: text(row, 4)?,
-        role: text(row, 5)?,
-        on_behalf_of: text(row, 6)?,
-        purpose: text(row, 7)?,
-        action: text(row, 8)?.ok_or("action is NULL")?,
-        resource_id: text(row, 9)?,
-        fields: Fields::Joined(text(row, 10)?.ok_or("fields is NULL")?),
-        outcome: text(row, 11)?.ok_or("outcome is NULL")?,
-        status: u16::try_from(status).map_err(|_| "status out of range")?,
-        error_code: text(row, 13)?,
-        evidence,
-        parties: blob(row, 15)?.unwrap_or_default(),
-    };
-    Ok(ItemRef { leaf_index: int(row, 0)?, parts, stored_leaf: blob(row, 16)? })
-}
-
 fn value<'r>(row: &'r rusqlite::Row<'_>, column: usize) -> Result<ValueRef<'r>, String> {
     row.get_ref(column).map_err(|e| format!("column {column}: {e}"))
 }
 
-fn int(row: &rusqlite::Row<'_>, column: usize) -> Result<Option<i64>, String> {
-    match value(row, column)? {
-        ValueRef::Null => Ok(None),
-        ValueRef::Integer(i) => Ok(Some(i)),
-        _ => Err(format!("column {column} is not an integer")),
+impl StoredRow for rusqlite::Row<'_> {
+    fn int(&self, column: usize) -> Result<Option<i64>, String> {
+        match value(self, column)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(i) => Ok(Some(i)),
+            _ => Err(format!("column {column} is not an integer")),
+        }
     }
-}
 
-fn text<'r>(row: &'r rusqlite::Row<'_>, column: usize) -> Result<Option<&'r [u8]>, String> {
-    match value(row, column)? {
-        ValueRef::Null => Ok(None),
-        ValueRef::Text(bytes) => Ok(Some(bytes)),
-        _ => Err(format!("column {column} is not text")),
+    fn text(&self, column: usize) -> Result<Option<&[u8]>, String> {
+        match value(self, column)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(bytes) => Ok(Some(bytes)),
+            _ => Err(format!("column {column} is not text")),
+        }
     }
-}
 
-fn blob<'r>(row: &'r rusqlite::Row<'_>, column: usize) -> Result<Option<&'r [u8]>, String> {
-    match value(row, column)? {
-        ValueRef::Null => Ok(None),
-        ValueRef::Blob(bytes) => Ok(Some(bytes)),
-        _ => Err(format!("column {column} is not a blob")),
+    fn blob(&self, column: usize) -> Result<Option<&[u8]>, String> {
+        match value(self, column)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Blob(bytes) => Ok(Some(bytes)),
+            _ => Err(format!("column {column} is not a blob")),
+        }
     }
 }
