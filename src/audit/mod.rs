@@ -13,6 +13,7 @@
 pub mod bundle;
 pub mod bundle_verify;
 pub mod cosign;
+pub mod encoding;
 pub mod freshness;
 pub mod http;
 pub mod log;

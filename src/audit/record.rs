@@ -5,13 +5,13 @@
 //! Only fields fixed when the record is written are encoded; the leaf index, set when
 //! the record is sealed, is implied by the record's position in the tree.
 
-use super::merkle::{self, Hash};
+use super::merkle::Hash;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-/// Version byte that starts every encoded record.
-pub const FORMAT_VERSION: u8 = 1;
+pub use super::encoding::FORMAT_VERSION;
+use super::encoding::{put_len, put_opt_hash, put_str, Fields, Parts};
 
 /// The log of requests that carried no valid tenant (unauthenticated refusals).
 pub const GATEWAY_LOG: &str = "_gateway";
@@ -47,27 +47,33 @@ pub struct Record {
 impl Record {
     /// The canonical encoding: the exact bytes the leaf hash covers.
     pub fn encode(&self) -> Vec<u8> {
+        let parties = self.encode_parties();
         let mut out = Vec::with_capacity(256);
-        out.push(FORMAT_VERSION);
-        put_str(&mut out, &self.log);
-        put_str(&mut out, &self.recorded_at);
-        put_str(&mut out, &self.request_id);
-        put_opt_str(&mut out, self.client_id.as_deref());
-        put_opt_str(&mut out, self.role.as_deref());
-        put_opt_str(&mut out, self.on_behalf_of.as_deref());
-        put_opt_str(&mut out, self.purpose.as_deref());
-        put_str(&mut out, &self.action);
-        put_opt_str(&mut out, self.resource_id.as_deref());
-        put_len(&mut out, self.fields.len());
-        for field in &self.fields {
-            put_str(&mut out, field);
-        }
-        put_str(&mut out, &self.outcome);
-        out.extend_from_slice(&self.status.to_be_bytes());
-        put_opt_str(&mut out, self.error_code.as_deref());
-        put_opt_hash(&mut out, self.evidence_sha256.as_ref());
-        out.extend_from_slice(&self.encode_parties());
+        self.parts(&parties).write(&mut out);
         out
+    }
+
+    /// This record as borrowed encoding parts, given its `list<party>` already encoded
+    /// ([`Record::encode_parties`]).
+    pub fn parts<'a>(&'a self, parties: &'a [u8]) -> Parts<'a> {
+        let bytes = |text: &'a Option<String>| text.as_deref().map(str::as_bytes);
+        Parts {
+            log: self.log.as_bytes(),
+            recorded_at: self.recorded_at.as_bytes(),
+            request_id: self.request_id.as_bytes(),
+            client_id: bytes(&self.client_id),
+            role: bytes(&self.role),
+            on_behalf_of: bytes(&self.on_behalf_of),
+            purpose: bytes(&self.purpose),
+            action: self.action.as_bytes(),
+            resource_id: bytes(&self.resource_id),
+            fields: Fields::List(&self.fields),
+            outcome: self.outcome.as_bytes(),
+            status: self.status,
+            error_code: bytes(&self.error_code),
+            evidence: self.evidence_sha256.as_ref(),
+            parties,
+        }
     }
 
     /// The `list<party>` part of the encoding alone (stored in the record's row).
@@ -75,7 +81,7 @@ impl Record {
         let mut out = Vec::with_capacity(4 + self.parties.len() * 74);
         put_len(&mut out, self.parties.len());
         for link in &self.parties {
-            put_str(&mut out, &link.party);
+            put_str(&mut out, link.party.as_bytes());
             put_opt_hash(&mut out, link.prev_leaf_hash.as_ref());
         }
         out
@@ -83,7 +89,8 @@ impl Record {
 
     /// SHA-256(0x00 || encoding), RFC 6962.
     pub fn leaf_hash(&self) -> Hash {
-        merkle::leaf_hash(&self.encode())
+        let parties = self.encode_parties();
+        self.parts(&parties).leaf_hash()
     }
 
     /// The JSON form, with the record's position when it is sealed.
@@ -114,36 +121,6 @@ impl Record {
                     prev_index: prev_indices.get(i).copied().flatten(),
                 })
                 .collect(),
-        }
-    }
-}
-
-fn put_len(out: &mut Vec<u8>, len: usize) {
-    // Lengths come from in-memory strings and lists far below 4 GiB.
-    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-}
-
-fn put_str(out: &mut Vec<u8>, value: &str) {
-    put_len(out, value.len());
-    out.extend_from_slice(value.as_bytes());
-}
-
-fn put_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
-    match value {
-        None => out.push(0),
-        Some(v) => {
-            out.push(1);
-            put_str(out, v);
-        }
-    }
-}
-
-fn put_opt_hash(out: &mut Vec<u8>, value: Option<&Hash>) {
-    match value {
-        None => out.push(0),
-        Some(h) => {
-            out.push(1);
-            out.extend_from_slice(h);
         }
     }
 }

@@ -165,6 +165,7 @@ pub async fn seal_round(
     if assign_indices(&mut tx, &pending, old_size).await? != pending.len() as u64 {
         return Err(fenced());
     }
+    store_legacy_leaves(&mut tx, &pending).await?;
     let (new_size, root) = (tree.size(), tree.root());
     let note = signer.sign_checkpoint(log, new_size, &root, clock.now()).map_err(|e| SealError::Sign(e.to_string()))?;
     let inserted = sqlx::query(
@@ -212,6 +213,8 @@ pub async fn latest_size(conn: &mut Conn, log: &str) -> Result<u64, sqlx::Error>
 struct Pending {
     seq: i64,
     leaf: Hash,
+    /// Written before leaf hashes were stored: the round stores the one it computed.
+    legacy: bool,
 }
 
 /// The oldest unsealed records of `log`, by their stored leaf hashes (records written
@@ -226,13 +229,26 @@ async fn load_unsealed(conn: &mut Conn, log: &str, max: usize) -> Result<Vec<Pen
     .await?;
     let mut pending = Vec::with_capacity(found.len());
     for (seq, leaf) in found {
-        let leaf = match leaf.and_then(|l| Hash::try_from(l.as_slice()).ok()) {
-            Some(leaf) => leaf,
-            None => legacy_leaf(conn, seq).await?,
+        let (leaf, legacy) = match leaf.and_then(|l| Hash::try_from(l.as_slice()).ok()) {
+            Some(leaf) => (leaf, false),
+            None => (legacy_leaf(conn, seq).await?, true),
         };
-        pending.push(Pending { seq, leaf });
+        pending.push(Pending { seq, leaf, legacy });
     }
     Ok(pending)
+}
+
+/// Stores the leaf hash of records written before leaf hashes were (proofs read leaves
+/// from the records).
+async fn store_legacy_leaves(conn: &mut Conn, pending: &[Pending]) -> Result<(), sqlx::Error> {
+    for record in pending.iter().filter(|p| p.legacy) {
+        sqlx::query("UPDATE audit_records SET leaf_hash = $1 WHERE seq = $2 AND leaf_hash IS NULL")
+            .bind(record.leaf.to_vec())
+            .bind(record.seq)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The leaf hash of a record stored without one, from its columns.

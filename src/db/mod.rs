@@ -46,6 +46,8 @@ pub struct Db {
     maintenance: Option<AnyPool>,
     /// PostgreSQL only: where to open further pools (it may carry a password).
     postgres_url: Option<secrecy::SecretString>,
+    /// SQLite only: the database file, for tools that read it without sqlx (the verifier).
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -59,16 +61,25 @@ impl Db {
         match backend {
             Backend::Sqlite => {
                 let url = sqlite_url_with_create(url);
+                let sqlite_file =
+                    Some(sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_path_buf());
                 let writer = sqlite_pool(&url, 1, SqliteRole::Writer).await?;
                 let reader = sqlite_pool(&url, read_connections.max(1), SqliteRole::Reader).await?;
                 let maintenance = sqlite_pool(&url, 1, SqliteRole::Maintenance).await?;
                 spawn_checkpointer(maintenance.clone());
-                Ok(Self { backend, writer, reader, maintenance: Some(maintenance), postgres_url: None })
+                Ok(Self { backend, writer, reader, maintenance: Some(maintenance), postgres_url: None, sqlite_file })
             }
             Backend::Postgres => {
                 let pool = postgres_pool(url, read_connections.max(2) * 4).await?;
                 let postgres_url = Some(secrecy::SecretString::from(url.to_string()));
-                Ok(Self { backend, writer: pool.clone(), reader: pool, maintenance: None, postgres_url })
+                Ok(Self {
+                    backend,
+                    writer: pool.clone(),
+                    reader: pool,
+                    maintenance: None,
+                    postgres_url,
+                    sqlite_file: None,
+                })
             }
         }
     }
@@ -89,6 +100,7 @@ impl Db {
                         reader: pool,
                         maintenance: None,
                         postgres_url: self.postgres_url.clone(),
+                        sqlite_file: None,
                     }
                 }
                 Err(error) => {
@@ -101,6 +113,16 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Where the PostgreSQL server is (None on SQLite), for tools that open their own pool.
+    pub fn postgres_url(&self) -> Option<&secrecy::SecretString> {
+        self.postgres_url.as_ref()
+    }
+
+    /// The SQLite database file (None on PostgreSQL).
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
     }
 
     pub async fn migrate(&self) -> Result<(), DbError> {

@@ -122,8 +122,10 @@ async fn checkpoints_are_published_to_the_directory() {
 /// Each kind of tampering with the stored log, and the index `audit verify` must name.
 #[tokio::test]
 async fn audit_verify_detects_each_kind_of_tampering() {
-    let cases: [(&str, &[&str], &str); 5] = [
+    let cases: [(&str, &[&str], &str); 6] = [
         ("modify", &["UPDATE audit_records SET action = 'party.update' WHERE log_id = 'acme' AND leaf_index = 4"], "index 4"),
+        // The content untouched, but the leaf hash that proofs are built from replaced.
+        ("leaf hash", &["UPDATE audit_records SET leaf_hash = {RID} WHERE log_id = 'acme' AND leaf_index = 4"], "index 4"),
         ("delete", &["DELETE FROM audit_records WHERE log_id = 'acme' AND leaf_index = 4"], "index 4"),
         (
             "insert",

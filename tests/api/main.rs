@@ -7,6 +7,7 @@ mod audit_log;
 mod audit_trail;
 mod bad_input;
 mod binary;
+mod cached_reads;
 mod consent;
 mod consent_access;
 mod consent_bad_input;

@@ -1,19 +1,26 @@
 //! `custodia audit verify`: recomputes each log from the database and checks it against
 //! every signed checkpoint, and against a checkpoint kept outside the database.
 //!
-//! Streams records in leaf order once: each record's leaf hash is recomputed from its
-//! columns, its per-party links are checked against the chain so far, and the running
-//! tree's root is compared at every checkpoint size. Consecutive checkpoints are
-//! consistent because both roots are recomputed from one leaf sequence. The first
-//! failure stops the run and names the first bad index.
+//! Reads every sealed record once, in chunks of consecutive leaf indices ([`chunk`]):
+//! each record's leaf hash is recomputed from its columns and compared with the hash
+//! stored beside it (proofs are built from those), its per-party links are checked
+//! against the chain so far, and the running tree's root is compared at every checkpoint
+//! size. Consecutive checkpoints are consistent because both roots are recomputed from
+//! one leaf sequence. The first failure stops the run and names the first bad index. On
+//! SQLite several threads read and check chunks at once ([`sqlite`]).
 
-use super::merkle::{Hash, TreeBuilder};
+mod chunk;
+mod postgres;
+mod sqlite;
+
+use super::merkle::Hash;
 use super::note::{Checkpoint, Note, VerifierKey};
 use super::rows;
 use crate::db::Db;
+use chunk::{Failure, Merger};
 use futures::TryStreamExt;
+use secrecy::ExposeSecret;
 use sqlx::Row;
-use std::collections::HashMap;
 
 /// What a clean run checked.
 #[derive(Debug, Default)]
@@ -122,6 +129,9 @@ pub fn parse_checkpoint(text: &str, key: &VerifierKey, origin: &str) -> Result<C
     Ok(checkpoint)
 }
 
+/// Records checked per chunk (one query each).
+const CHUNK: u64 = 16_384;
+
 async fn walk_records(
     db: &Db,
     log: &str,
@@ -129,55 +139,14 @@ async fn walk_records(
     targets: &[(u64, Hash, &'static str)],
 ) -> Result<LogReport, VerifyError> {
     let record_error = |index: u64, message: String| VerifyError::Record { log: log.to_string(), index, message };
-    let sql = format!(
-        "SELECT {} FROM audit_records WHERE log_id = $1 AND leaf_index IS NOT NULL AND leaf_index < $2 ORDER BY leaf_index",
-        rows::COLUMNS
-    );
     // Only up to the checkpoint read at the start: a sealer running meanwhile adds records
     // beyond it, which `check_beyond` judges against a fresher checkpoint.
-    let bound = i64::try_from(latest).unwrap_or(i64::MAX);
-    let mut stream = sqlx::query(&sql).bind(log).bind(bound).fetch(db.reader());
-    let mut tree = TreeBuilder::new();
-    let mut heads: HashMap<String, Hash> = HashMap::new();
-    let mut pending = targets.iter().filter(|t| t.0 > 0).peekable();
-    while let Some(row) = stream.try_next().await? {
-        let index = tree.size();
-        let stored = rows::decode(&row).map_err(|e| record_error(index, e.to_string()))?;
-        match stored.leaf_index {
-            Some(i) if i == index => {}
-            Some(i) if i > index => return Err(record_error(index, "missing: the record was deleted".into())),
-            other => return Err(record_error(index, format!("stored with unexpected index {other:?}"))),
-        }
-        let leaf = stored.record.leaf_hash();
-        if let Err(message) = check_links(&stored.record, &mut heads, leaf) {
-            return Err(match locate_change(db, log, index + 1).await? {
-                Some(changed) => record_error(changed, "its content differs from what was sealed".into()),
-                None => record_error(index, message),
-            });
-        }
-        tree.push(leaf).map_err(|e| record_error(index, e.to_string()))?;
-        while let Some((size, root, what)) = pending.peek() {
-            if *size != tree.size() {
-                break;
-            }
-            if tree.root() != *root {
-                let first = match locate_change(db, log, *size).await? {
-                    Some(index) => format!("index {index} (its content differs from what was sealed)"),
-                    None => format!("before index {size} (the stored tree was rewritten too)"),
-                };
-                return Err(VerifyError::Log {
-                    log: log.to_string(),
-                    message: format!("tree of size {size} does not match its {what}; first bad record: {first}"),
-                });
-            }
-            pending.next();
-        }
-    }
-    if tree.size() < latest {
-        return Err(record_error(
-            tree.size(),
-            format!("missing: the log ends at {} but its checkpoint covers {latest}", tree.size()),
-        ));
+    let outcome = match db.sqlite_file() {
+        Some(path) => walk_file(path.to_path_buf(), log.to_string(), latest, targets.to_vec()).await?,
+        None => walk_postgres(db, log, latest, targets).await?,
+    };
+    if let Err(failure) = outcome {
+        return Err(explain(db, log, failure).await?);
     }
     check_beyond(db, log).await.map_err(|(index, message)| record_error(index, message))?;
     let unsealed: i64 =
@@ -185,7 +154,66 @@ async fn walk_records(
             .bind(log)
             .fetch_one(db.reader())
             .await?;
-    Ok(LogReport { records: tree.size(), unsealed: u64::try_from(unsealed).unwrap_or(0), ..LogReport::default() })
+    Ok(LogReport { records: latest, unsealed: u64::try_from(unsealed).unwrap_or(0), ..LogReport::default() })
+}
+
+/// The SQLite file, read and checked on every core.
+async fn walk_file(
+    path: std::path::PathBuf,
+    log: String,
+    latest: u64,
+    targets: Vec<(u64, Hash, &'static str)>,
+) -> Result<Result<(), Failure>, VerifyError> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let checked = tokio::task::spawn_blocking(move || {
+        let mut merger = Merger::new(&targets);
+        sqlite::walk(&path, &log, latest, CHUNK, threads, |chunk| merger.merge(chunk))
+    })
+    .await
+    .map_err(|e| VerifyError::Log { log: String::new(), message: format!("verifier thread: {e}") })?;
+    match checked {
+        Ok(()) => Ok(Ok(())),
+        Err(sqlite::Stop::Merge(failure)) => Ok(Err(failure)),
+        Err(sqlite::Stop::Read(message)) => Err(VerifyError::Sql(sqlx::Error::Protocol(message))),
+    }
+}
+
+/// PostgreSQL, through a pool of the verifier's own.
+async fn walk_postgres(
+    db: &Db,
+    log: &str,
+    latest: u64,
+    targets: &[(u64, Hash, &'static str)],
+) -> Result<Result<(), Failure>, VerifyError> {
+    let url = db.postgres_url().ok_or_else(|| VerifyError::Sql(sqlx::Error::Protocol("no PostgreSQL URL".into())))?;
+    let mut merger = Merger::new(targets);
+    Ok(postgres::walk(url.expose_secret(), log, latest, CHUNK, |chunk| merger.merge(chunk)).await?)
+}
+
+/// Turns a failure into the error to report, naming the record whose content changed
+/// where the stored leaves can tell (a broken link or a wrong root may be the symptom of
+/// a modified record earlier in the log).
+async fn explain(db: &Db, log: &str, failure: Failure) -> Result<VerifyError, sqlx::Error> {
+    let record_error = |index: u64, message: String| VerifyError::Record { log: log.to_string(), index, message };
+    Ok(match failure {
+        Failure::Record { index, message } if message.contains("link") => {
+            match locate_change(db, log, index + 1).await? {
+                Some(changed) => record_error(changed, "its content differs from what was sealed".into()),
+                None => record_error(index, message),
+            }
+        }
+        Failure::Record { index, message } => record_error(index, message),
+        Failure::Root { size, what } => {
+            let first = match locate_change(db, log, size).await? {
+                Some(index) => format!("index {index} (its content differs from what was sealed)"),
+                None => format!("before index {size} (the stored tree was rewritten too)"),
+            };
+            VerifyError::Log {
+                log: log.to_string(),
+                message: format!("tree of size {size} does not match its {what}; first bad record: {first}"),
+            }
+        }
+    })
 }
 
 /// A record with a leaf index no checkpoint covers was inserted after sealing. The
@@ -211,23 +239,6 @@ async fn check_beyond(db: &Db, log: &str) -> Result<(), (u64, String)> {
         )),
         _ => Ok(()),
     }
-}
-
-/// Each party link must name the party's previous record (none for its first).
-fn check_links(record: &super::record::Record, heads: &mut HashMap<String, Hash>, leaf: Hash) -> Result<(), String> {
-    for link in &record.parties {
-        let expected = heads.get(&link.party);
-        if link.prev_leaf_hash.as_ref() != expected {
-            return Err(format!(
-                "its link to the previous record about party {} is broken (a record about that party was removed, inserted or reordered)",
-                link.party
-            ));
-        }
-    }
-    for link in &record.parties {
-        heads.insert(link.party.clone(), leaf);
-    }
-    Ok(())
 }
 
 /// Finds the first index below `upto` whose recomputed leaf differs from the leaf hash
