@@ -67,6 +67,9 @@ pub struct Config {
     /// The consent ledger: the key that signs proof packages.
     #[serde(default)]
     pub consent: ConsentConfig,
+    /// Data-subject requests: the sweeper that acts on passed deadlines.
+    #[serde(default)]
+    pub dsr: DsrConfig,
     #[serde(skip)]
     pub master_key_env: Option<SecretString>,
     #[serde(skip)]
@@ -98,6 +101,36 @@ pub struct AuditConfig {
     /// the gateway accepts and keeps with its checkpoints.
     #[serde(default)]
     pub witness_keys: Vec<String>,
+}
+
+/// `[dsr]`: the sweeper every gateway runs (withdrawals of incomplete claims, Ley 1266
+/// deemed grants, erasure of blocked Mexican cancellations whose period ended).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DsrConfig {
+    /// Run the sweeper in this gateway. Off, deadlines wait for another gateway or for
+    /// `custodia dsr sweep`.
+    #[serde(default = "default_true")]
+    pub sweeper: bool,
+    /// How often it sweeps, in milliseconds.
+    #[serde(default = "default_sweep_ms")]
+    pub sweep_every_ms: u64,
+    /// Most requests (and parties) of each kind handled per pass.
+    #[serde(default = "default_sweep_batch")]
+    pub batch: i64,
+}
+
+impl Default for DsrConfig {
+    fn default() -> Self {
+        Self { sweeper: true, sweep_every_ms: default_sweep_ms(), batch: default_sweep_batch() }
+    }
+}
+
+fn default_sweep_ms() -> u64 {
+    60_000
+}
+fn default_sweep_batch() -> i64 {
+    500
 }
 
 /// `[consent]`: the consent-proof signing key.
@@ -270,6 +303,7 @@ impl Config {
             cache: CacheConfig::default(),
             jobs: JobsConfig::default(),
             consent: ConsentConfig::default(),
+            dsr: DsrConfig::default(),
             master_key_env: None,
             master_passphrase: None,
         }
@@ -363,6 +397,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "`jobs.poll_ms`, `jobs.lease_seconds` and `jobs.batch` must be > 0".into(),
             ));
+        }
+        if self.dsr.sweep_every_ms == 0 || self.dsr.batch <= 0 {
+            return Err(ConfigError::Invalid("`dsr.sweep_every_ms` and `dsr.batch` must be > 0".into()));
         }
         if self.audit.seal_every_records == 0 || self.audit.seal_every_ms == 0 {
             return Err(ConfigError::Invalid(

@@ -17,6 +17,7 @@ pub mod config;
 pub mod consent;
 pub mod db;
 pub mod demo;
+pub mod dsr;
 pub mod flags;
 pub mod idempotency;
 pub mod ids;

@@ -80,6 +80,7 @@ pub struct Application {
     router: axum::Router,
     state: AppState,
     worker: Option<Worker>,
+    sweeper: Option<crate::dsr::Sweeper>,
 }
 
 impl Application {
@@ -101,7 +102,16 @@ impl Application {
         let worker = config.jobs.worker.then(|| {
             Worker::new(state.db.clone(), state.keys.clone(), state.clock.clone(), config.jobs.settings(), "gateway")
         });
-        Ok(Self { listener, router, state, worker })
+        let sweeper = config.dsr.sweeper.then(|| crate::dsr::Sweeper {
+            db: state.db.clone(),
+            keys: state.keys.clone(),
+            clock: state.clock.clone(),
+            every: std::time::Duration::from_millis(config.dsr.sweep_every_ms),
+            batch: config.dsr.batch,
+            jobs: Some(state.jobs.clone()),
+            parties: Some(state.parties.clone()),
+        });
+        Ok(Self { listener, router, state, worker, sweeper })
     }
 
     pub fn port(&self) -> u16 {
@@ -120,6 +130,7 @@ impl Application {
         let db = self.state.db.clone();
         let cancel = CancellationToken::new();
         let worker = self.worker.map(|w| tokio::spawn(w.run(self.state.jobs.clone(), cancel.clone())));
+        let sweeper = self.sweeper.map(|s| tokio::spawn(s.run(cancel.clone())));
         let stop = cancel.clone();
         let shutdown = async move {
             shutdown.await;
@@ -129,6 +140,9 @@ impl Application {
         cancel.cancel();
         if let Some(worker) = worker {
             let _ = worker.await;
+        }
+        if let Some(sweeper) = sweeper {
+            let _ = sweeper.await;
         }
         db.close().await;
         result

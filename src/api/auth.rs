@@ -256,6 +256,8 @@ fn action_name(request: &Request) -> &'static str {
         (_, p) if p.starts_with("/v1/notices") => "notice.write",
         ("GET", p) if p.starts_with("/v1/parties") => "party.read",
         (_, p) if p.starts_with("/v1/parties") => "party.write",
+        ("GET", p) if p.starts_with("/v1/dsr") => "dsr.read",
+        (_, p) if p.starts_with("/v1/dsr") => "dsr.write",
         ("GET", p) if p.starts_with("/v1/obligations") => "obligation.read",
         (_, p) if p.starts_with("/v1/obligations") => "obligation.write",
         _ => "api.request",

@@ -103,6 +103,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(crate::notices::http::router())
         .merge(crate::consent::http::router())
         .merge(crate::flags::http::router())
+        .merge(crate::dsr::http::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::middleware));
     Router::new()
         .merge(v1)

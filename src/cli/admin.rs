@@ -37,14 +37,8 @@ pub async fn run(config_path: Option<&Path>, command: Command) -> anyhow::Result
         Command::Import { tenant, file, format, rejects, batch } => {
             import(&core, &tenant, &file, format, rejects.as_deref(), batch, clock.now()).await?
         }
-        Command::Tenants(TenantsCommand::Create { id, name }) => {
-            let tenant = TenantId::parse(&id)?;
-            let mut tx = core.db.begin_write().await?;
-            clients::create_tenant(&mut tx, &core.keys, &tenant, name.as_deref().unwrap_or(&id), &now).await?;
-            admin_audit(&mut tx, &tenant, "tenant.create", None, &now).await?;
-            tx.commit().await?;
-            println!("tenant {tenant} created");
-        }
+        Command::Tenants(command) => tenants_command(&core, command, &now).await?,
+        Command::Dsr(command) => super::dsr::run(&core, command, clock.clone(), config.dsr.batch).await?,
         Command::Clients(command) => clients_command(&core, command, &now).await?,
         Command::Keys(command) => keys_command(&core, command, &now, clock.clone(), config.jobs.settings()).await?,
         Command::Serve | Command::Demo { .. } | Command::Audit(_) | Command::Calendar(_) | Command::Consent(_) => {}
@@ -53,7 +47,7 @@ pub async fn run(config_path: Option<&Path>, command: Command) -> anyhow::Result
     Ok(())
 }
 
-async fn admin_audit(
+pub(super) async fn admin_audit(
     tx: &mut crate::db::Conn,
     tenant: &TenantId,
     action: &'static str,
@@ -79,6 +73,54 @@ async fn admin_audit(
         seen_versions: Vec::new(),
     };
     audit::append(tx, &event, now).await?;
+    Ok(())
+}
+
+async fn tenants_command(core: &Core, command: TenantsCommand, now: &str) -> anyhow::Result<()> {
+    use crate::clients::settings::{self, parse_day_count, parse_timezone};
+    let parse = |timezone: Option<String>, days: Option<String>| -> anyhow::Result<_> {
+        Ok((timezone.map(|z| parse_timezone(&z)).transpose()?, days.map(|d| parse_day_count(&d)).transpose()?))
+    };
+    match command {
+        TenantsCommand::Create { id, name, timezone, mx_arco_days } => {
+            let tenant = TenantId::parse(&id)?;
+            let (timezone, days) = parse(timezone, mx_arco_days)?;
+            let mut tx = core.db.begin_write().await?;
+            clients::create_tenant(&mut tx, &core.keys, &tenant, name.as_deref().unwrap_or(&id), now).await?;
+            let set = settings::update(&mut tx, &tenant, timezone, days).await?;
+            admin_audit(&mut tx, &tenant, "tenant.create", None, now).await?;
+            tx.commit().await?;
+            println!(
+                "tenant {tenant} created (timezone {}, mx_arco_days {})",
+                set.timezone.name(),
+                set.mx_arco_days.as_str()
+            );
+        }
+        TenantsCommand::Set { id, timezone, mx_arco_days } => {
+            let tenant = TenantId::parse(&id)?;
+            if timezone.is_none() && mx_arco_days.is_none() {
+                anyhow::bail!("give --timezone and/or --mx-arco-days");
+            }
+            let (timezone, days) = parse(timezone, mx_arco_days)?;
+            let mut tx = core.db.begin_write().await?;
+            let set = settings::update(&mut tx, &tenant, timezone, days).await?;
+            admin_audit(&mut tx, &tenant, "tenant.update", None, now).await?;
+            tx.commit().await?;
+            println!("tenant {tenant}: timezone {}, mx_arco_days {}", set.timezone.name(), set.mx_arco_days.as_str());
+        }
+        TenantsCommand::Show { id } => {
+            let tenant = TenantId::parse(&id)?;
+            let mut conn = core.db.reader().acquire().await?;
+            let set = settings::load(&mut conn, &tenant)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("tenant {tenant} does not exist"))?;
+            println!(
+                "tenant\t{tenant}\ntimezone\t{}\nmx_arco_days\t{}",
+                set.timezone.name(),
+                set.mx_arco_days.as_str()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod consent;
+mod dsr;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -89,6 +90,9 @@ pub enum Command {
     /// Consent proofs: the proof signing key and the offline verifier of proof packages.
     #[command(subcommand)]
     Consent(consent::ConsentCommand),
+    /// Data-subject requests: the overdue view, and one pass of the deadline sweeper.
+    #[command(subcommand)]
+    Dsr(dsr::DsrCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -120,7 +124,25 @@ pub enum TenantsCommand {
         id: String,
         #[arg(long)]
         name: Option<String>,
+        /// IANA time zone whose local day decides when a data-subject request was
+        /// received (default America/Bogota).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// How Mexican ARCO terms count days: business (default) or calendar, as the
+        /// tenant's privacy notice says.
+        #[arg(long)]
+        mx_arco_days: Option<String>,
     },
+    /// Change a tenant's settings (requests already registered keep the ones they had).
+    Set {
+        id: String,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[arg(long)]
+        mx_arco_days: Option<String>,
+    },
+    /// Show a tenant's settings.
+    Show { id: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,6 +6,8 @@
 //! a lookup costs one indexed query (no Argon2 on the request path: the token's entropy,
 //! not a slow hash, is what protects it).
 
+pub mod settings;
+
 use crate::access::Role;
 use crate::db::Conn;
 use crate::ids::{ClientId, TenantId};

@@ -70,6 +70,9 @@ pub struct AppOptions {
     /// Run the key-job worker in the gateway (tests that must see a job before it runs
     /// turn it off and run it themselves).
     pub jobs_worker: bool,
+    /// Run the data-subject request sweeper in the gateway (tests that drive it with an
+    /// explicit `now`, or run the clock far ahead, turn it off).
+    pub dsr_sweeper: bool,
 }
 
 impl Default for AppOptions {
@@ -82,6 +85,7 @@ impl Default for AppOptions {
             witness_keys: Vec::new(),
             party_cache: true,
             jobs_worker: true,
+            dsr_sweeper: true,
         }
     }
 }
@@ -122,6 +126,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     config.jobs.worker = options.jobs_worker;
     config.jobs.poll_ms = 100;
     config.jobs.lease_seconds = 10;
+    config.dsr.sweeper = options.dsr_sweeper;
+    config.dsr.sweep_every_ms = 250;
     if let Some(clock) = options.clock {
         config.simulated_clock_allowed = true;
         config.clock = Some(clock.to_string());
@@ -233,6 +239,8 @@ impl TestApp {
             "consent_events",
             "notice_served_events",
             "party_flag_events",
+            "dsr_requests",
+            "dsr_events",
         ] {
             out.push((table.to_string(), self.count(table).await));
         }
