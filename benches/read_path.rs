@@ -79,7 +79,7 @@ async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()
     write_new_key(&key_file, "custodia-bench")?;
     config.audit.signing_key_file = Some(key_file);
     config.audit.seal_every_records = env_or("BENCH_SEAL_EVERY", config.audit.seal_every_records);
-    let audit = AuditService::start(&db, AuditSigner::load(&config.audit)?, Clock::system(), &config.audit)?;
+    let audit = AuditService::start(&db, AuditSigner::load(&config.audit)?, Clock::system(), &config.audit).await?;
     let proof = custodia::consent::proof::key::ProofSigner::new(custodia::audit::note::SigningKey::generate(
         "custodia-bench-consent-proof",
     )?);

@@ -5,7 +5,9 @@
 //! entry has it re-checked inside its audit transaction (`crate::audit::freshness`)
 //! before it is answered, which is what keeps them correct across gateway instances.
 //! The time to live only bounds how long a copy may sit in memory (after an erasure, say)
-//! when nobody asks for it again. Entries hold ciphertexts and ids, never plaintext PII.
+//! when nobody asks for it again: expired entries are dropped when read, and by
+//! [`TtlCache::purge_expired`], which the gateway runs in the background. Entries hold
+//! ciphertexts and ids, never plaintext PII.
 
 use std::hash::Hash;
 use std::time::{Duration, Instant};
@@ -44,6 +46,17 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
 
     pub fn remove(&self, key: &K) {
         self.inner.remove(key);
+    }
+
+    /// Drops every entry older than the time to live.
+    pub fn purge_expired(&self) {
+        let ttl = self.ttl;
+        self.inner.retain(|_, (stored_at, _)| stored_at.elapsed() < ttl);
+    }
+
+    /// How long entries live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     /// Drops every entry for which `keep` is false.
@@ -87,6 +100,17 @@ mod tests {
         assert_eq!(cache.get(&"a"), None);
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(cache.get(&"b"), None, "expired entries are not served");
+    }
+
+    #[test]
+    fn purging_drops_expired_entries_nobody_read_again() {
+        let cache = TtlCache::new(10, Duration::from_millis(30));
+        cache.insert("old", 1);
+        std::thread::sleep(Duration::from_millis(40));
+        cache.insert("new", 2);
+        cache.purge_expired();
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.get(&"new"), Some(2));
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl Application {
         api::init_metrics();
         let signer = AuditSigner::load(&config.audit)?;
         let proof = ProofSigner::load(&config.consent, signer.verifier())?;
-        let audit = AuditService::start(&core.db, signer, clock.clone(), &config.audit)?;
+        let audit = AuditService::start(&core.db, signer, clock.clone(), &config.audit).await?;
         let limits = (config.rate_limit_per_second, config.rate_limit_burst);
         let mut state = AppState::new(core.db, core.keys, core.access, clock, audit, proof, limits);
         state.set_caches(&config.cache);
@@ -131,6 +131,7 @@ impl Application {
         let cancel = CancellationToken::new();
         let worker = self.worker.map(|w| tokio::spawn(w.run(self.state.jobs.clone(), cancel.clone())));
         let sweeper = self.sweeper.map(|s| tokio::spawn(s.run(cancel.clone())));
+        let purger = tokio::spawn(purge_caches(self.state.clone(), cancel.clone()));
         let stop = cancel.clone();
         let shutdown = async move {
             shutdown.await;
@@ -144,8 +145,25 @@ impl Application {
         if let Some(sweeper) = sweeper {
             let _ = sweeper.await;
         }
+        let _ = purger.await;
+        // Requests are drained: stop the writer and the sealer before their database goes.
+        self.state.audit.shutdown().await;
         db.close().await;
         result
+    }
+}
+
+/// Drops expired copies from the caches every half time to live, so an erased party's
+/// ciphertexts do not linger in a gateway nobody asks about it again.
+async fn purge_caches(state: AppState, cancel: CancellationToken) {
+    let every = (state.parties.ttl() / 2).max(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        state.parties.purge_expired();
+        state.clients.purge_expired();
     }
 }
 

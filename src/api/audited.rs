@@ -30,7 +30,7 @@ pub async fn refusal(
     target: Target<'_>,
     error: ApiError,
 ) -> ApiError {
-    if matches!(error, ApiError::AuditUnavailable) {
+    if matches!(error, ApiError::AuditUnavailable | ApiError::ClientRevoked) {
         return error;
     }
     let outcome = if error.status().is_server_error() { Outcome::Failed } else { Outcome::Denied };
@@ -45,7 +45,7 @@ pub async fn refusal(
     }
     match state.audit.append(&event, &state.now_db()).await {
         Ok(()) => error,
-        Err(_) => ApiError::AuditUnavailable,
+        Err(audit) => ApiError::from(audit),
     }
 }
 

@@ -9,7 +9,7 @@
 use super::error::{ApiError, RevokedDuringRequest};
 use super::{request_id, AppState};
 use crate::access::{Purpose, Role};
-use crate::audit::{Actor, AuditEvent, Outcome};
+use crate::audit::{Actor, AuditEvent, AuditUnavailable, Outcome};
 use crate::clients;
 use crate::ids::{ClientId, TenantId};
 use axum::extract::{FromRequestParts, Request, State};
@@ -198,6 +198,22 @@ async fn refuse(state: &AppState, actor: Actor, action: &'static str, error: Api
     };
     match state.audit.append(&event, &state.now_db()).await {
         Ok(()) => error.into_response(),
+        // The client was revoked meanwhile: the refusal it gets is that one.
+        Err(AuditUnavailable::ClientRevoked) => {
+            if let Some(client) = &event.actor.client {
+                clients::forget_client(&state.clients, client);
+            }
+            let unauthenticated = AuditEvent {
+                status: ApiError::Unauthenticated.status().as_u16(),
+                error_code: Some(ApiError::Unauthenticated.code()),
+                outcome: Outcome::Denied,
+                ..event
+            };
+            match state.audit.append(&unauthenticated, &state.now_db()).await {
+                Ok(()) => ApiError::Unauthenticated.into_response(),
+                Err(_) => ApiError::AuditUnavailable.into_response(),
+            }
+        }
         Err(_) => ApiError::AuditUnavailable.into_response(),
     }
 }

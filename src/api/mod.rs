@@ -129,12 +129,12 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers and the keys are loaded.
-#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses((status = 200, description = "ready", body = String), (status = 503, description = "database unreachable or keys not loaded", body = String)))]
+/// Readiness: the database answers, the keys are loaded and the audit writer runs.
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses((status = 200, description = "ready", body = String), (status = 503, description = "database unreachable, keys not loaded or the audit writer not running", body = String)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let keys_loaded = state.keys.keyring_snapshot().versions().next().is_some();
     match state.db.ping().await {
-        Ok(()) if keys_loaded => (StatusCode::OK, "ready").into_response(),
+        Ok(()) if keys_loaded && state.audit.is_running() => (StatusCode::OK, "ready").into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response(),
     }
 }

@@ -3,18 +3,19 @@
 //! A gateway keeps API clients and encrypted party rows in memory so that a read costs
 //! no database round trip of its own. That is safe only because nothing is answered
 //! before its audit record commits (DESIGN invariant 3): the transaction that writes the
-//! record first re-reads, in one statement for the whole group-commit batch, that each
-//! allowed record's client is still active and that each party row served from memory
-//! still has the version the request saw. A revocation or a change committed by any
+//! record first re-reads, once for the whole group-commit batch, that each record's client
+//! is still active and that each party row the request read (from memory or from the
+//! database) still has the version the request saw. A revocation or a change committed by any
 //! instance before that statement is therefore seen, and the request is refused (401) or
 //! read again instead of being answered from a stale copy. A change committed after it
 //! is ordered after the read, which is what a read that started earlier may show.
 //!
-//! Denied and failed records release nothing, so their clients are not re-checked.
+//! Every record with a client is re-checked (a refusal can tell something too: 404 from
+//! 410, say), except the record of an authentication refusal itself, which is about that
+//! client being refused.
 
-use super::{AuditEvent, AuditUnavailable, Outcome};
-use crate::db::{Conn, Placeholders};
-use sqlx::Row;
+use super::{AuditEvent, AuditUnavailable};
+use crate::db::{backend_of_conn, Backend, Conn, Placeholders};
 use std::collections::{BTreeSet, HashMap};
 
 /// A party row served from memory, and the version it had.
@@ -27,16 +28,16 @@ pub struct SeenVersion {
 /// What one record relies on.
 #[derive(Clone, Debug, Default)]
 pub struct Reliance {
-    /// The client of an allowed record: it must still be active.
+    /// The record's client: it must still be active.
     pub client: Option<String>,
     pub parties: Vec<SeenVersion>,
 }
 
 impl Reliance {
     pub fn of(event: &AuditEvent) -> Self {
-        let client = match event.outcome {
-            Outcome::Allowed => event.actor.client.as_ref().map(|c| c.as_str().to_string()),
-            Outcome::Denied | Outcome::Failed => None,
+        let client = match event.error_code {
+            Some("unauthenticated") => None,
+            _ => event.actor.client.as_ref().map(|c| c.as_str().to_string()),
         };
         Self { client, parties: event.seen_versions.clone() }
     }
@@ -85,38 +86,41 @@ pub async fn check(conn: &mut Conn, reliances: &[Reliance]) -> Result<Vec<Verdic
 }
 
 /// Active clients among `clients`, and the current version of each of `parties`.
+///
+/// On PostgreSQL the rows are share-locked: a revocation, rectification, erasure or rewrap
+/// in flight holds the row it updates until it commits, so the check waits for it and then
+/// reads what it committed (READ COMMITTED re-reads the row version), instead of reading
+/// the version from before a change that commits before this record does. SQLite's single
+/// writer already orders the two.
 async fn current(
     conn: &mut Conn,
     clients: &BTreeSet<&str>,
     parties: &BTreeSet<&str>,
 ) -> Result<(BTreeSet<String>, HashMap<String, i64>), sqlx::Error> {
-    let mut params = Placeholders::for_conn(conn);
-    let mut parts = Vec::new();
-    if !clients.is_empty() {
-        parts.push(format!(
-            "SELECT 'c' AS kind, id, 0 AS version FROM api_clients WHERE revoked_at IS NULL AND id IN ({})",
-            params.list(clients.len())
-        ));
-    }
-    if !parties.is_empty() {
-        parts
-            .push(format!("SELECT 'p' AS kind, id, version FROM parties WHERE id IN ({})", params.list(parties.len())));
-    }
-    let sql = parts.join(" UNION ALL ");
-    let mut query = sqlx::query(&sql);
-    for id in clients.iter().chain(parties.iter()) {
-        query = query.bind(*id);
-    }
+    let lock = if backend_of_conn(conn) == Backend::Postgres { " ORDER BY id FOR SHARE" } else { "" };
     let mut active = BTreeSet::new();
-    let mut versions = HashMap::new();
-    for row in query.fetch_all(&mut *conn).await? {
-        let kind: String = row.try_get(0)?;
-        let id: String = row.try_get(1)?;
-        if kind == "c" {
-            active.insert(id);
-        } else {
-            versions.insert(id, row.try_get::<i64, _>(2)?);
+    if !clients.is_empty() {
+        let sql = format!(
+            "SELECT id FROM api_clients WHERE revoked_at IS NULL AND id IN ({}){lock}",
+            Placeholders::for_conn(conn).list(clients.len())
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for id in clients {
+            query = query.bind(*id);
         }
+        active.extend(query.fetch_all(&mut *conn).await?);
+    }
+    let mut versions = HashMap::new();
+    if !parties.is_empty() {
+        let sql = format!(
+            "SELECT id, version FROM parties WHERE id IN ({}){lock}",
+            Placeholders::for_conn(conn).list(parties.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+        for id in parties {
+            query = query.bind(*id);
+        }
+        versions.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok((active, versions))
 }

@@ -176,6 +176,9 @@ pub enum AuditUnavailable {
     Store(#[from] sqlx::Error),
     #[error("audit writer stopped")]
     WriterStopped,
+    /// The record was not durable within the writer's deadline.
+    #[error("audit record was not durable in time")]
+    TimedOut,
     #[error("audit record could not be written")]
     WriteFailed,
     /// The request's API client was revoked before its record could commit: nothing was

@@ -188,8 +188,11 @@ pub async fn seal_round(
     metrics::histogram!("custodia_audit_seal_seconds").record(locked.elapsed().as_secs_f64());
     metrics::counter!("custodia_audit_sealed_records_total").increment(leaves.len() as u64);
     let checkpoint = StoredCheckpoint { log: log.to_string(), size: new_size, root, note };
-    if let Some(dir) = &config.publish_dir {
-        if let Err(error) = publish(dir, &checkpoint) {
+    if let Some(dir) = config.publish_dir.clone() {
+        // File I/O off the (single-threaded) audit runtime, so group commit goes on meanwhile.
+        let published = checkpoint.clone();
+        let outcome = tokio::task::spawn_blocking(move || publish(&dir, &published)).await;
+        if let Err(error) = outcome.map_err(std::io::Error::other).and_then(|written| written) {
             tracing::warn!(%error, log, "could not publish checkpoint to the directory");
         }
     }

@@ -22,6 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE_DEPTH: usize = 16_384;
 /// Most records one transaction takes.
 const MAX_BATCH: usize = 1_024;
+/// Longest a request waits for its record to be durable.
+pub const APPEND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 
 struct Job {
     draft: Draft,
@@ -51,11 +53,18 @@ impl GroupWriter {
         (Self { queue }, JobQueue(jobs))
     }
 
-    /// Writes `draft` and returns once it is durable, or says why it was left out.
+    /// Writes `draft` and returns once it is durable, or says why it was left out. Gives
+    /// up after [`APPEND_DEADLINE`]: a request whose record is not durable by then is
+    /// refused (503), never left hanging, and nothing of it is released. (Its record may
+    /// still commit later; the log then records an access that was refused, never the
+    /// other way round.)
     pub async fn append(&self, draft: Draft, reliance: Reliance) -> Result<(), AuditUnavailable> {
         let (done, wait) = oneshot::channel();
-        self.queue.send(Job { draft, reliance, done }).await.map_err(|_| AuditUnavailable::WriterStopped)?;
-        wait.await.map_err(|_| AuditUnavailable::WriterStopped)?
+        let queued = async {
+            self.queue.send(Job { draft, reliance, done }).await.map_err(|_| AuditUnavailable::WriterStopped)?;
+            wait.await.map_err(|_| AuditUnavailable::WriterStopped)?
+        };
+        tokio::time::timeout(APPEND_DEADLINE, queued).await.map_err(|_| AuditUnavailable::TimedOut)?
     }
 }
 
@@ -82,8 +91,11 @@ async fn write_batch(db: &Db, batch: Vec<Job>) {
                 let _ = waiter.send(verdict.refusal().map_or(Ok(()), Err));
             }
         }
+        // A record-specific failure (a constraint, bad data) must not take the others down:
+        // retry them one by one. A failure of the database itself (pool, I/O, lock timeout)
+        // would only repeat for each: fail the batch at once.
         Err(error) => match drafts.len() {
-            2.. => {
+            2.. if matches!(error, sqlx::Error::Database(_)) && !is_lock_timeout(&error) => {
                 tracing::warn!(%error, records = waiters.len(), "audit batch failed; retrying records one by one");
                 for ((draft, reliance), waiter) in drafts.iter_mut().zip(reliances).zip(waiters) {
                     let outcome = commit(db, std::slice::from_mut(draft), std::slice::from_ref(&reliance)).await;
@@ -94,13 +106,18 @@ async fn write_batch(db: &Db, batch: Vec<Job>) {
                 }
             }
             _ => {
-                tracing::error!(%error, "audit record could not be written");
+                tracing::error!(%error, records = waiters.len(), "audit records could not be written");
                 for waiter in waiters {
                     let _ = waiter.send(Err(AuditUnavailable::WriteFailed));
                 }
             }
         },
     }
+}
+
+/// PostgreSQL's `lock_not_available` (the audit sessions' lock timeout ran out).
+fn is_lock_timeout(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03"))
 }
 
 /// Checks the batch's reliances, writes the records that passed, commits; returns the

@@ -53,7 +53,7 @@ impl From<ConsentError> for ApiError {
             ConsentError::RevocationRefused { .. } => ApiError::Conflict { code: "revocation_refused", message },
             ConsentError::Integrity { .. } => ApiError::Integrity,
             ConsentError::Db(e) => ApiError::from(e),
-            ConsentError::Audit(_) => ApiError::AuditUnavailable,
+            ConsentError::Audit(audit) => ApiError::from(audit),
         }
     }
 }

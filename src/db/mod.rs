@@ -5,10 +5,16 @@
 //! connection (readers use their own pool, WAL lets them run alongside); on PostgreSQL
 //! writes share one pool and serialise per party with transaction-scoped advisory locks.
 //!
-//! Both backends run the same SQL text through sqlx's `Any` driver: queries use `$N`
-//! placeholders and portable types (TEXT, BIGINT/INTEGER, BLOB/BYTEA), and the few
-//! places where dialects differ ask [`Db::backend`]. Domain modules own their queries;
-//! this module only hands out connections and transactions.
+//! Both backends run the same SQL text through sqlx's `Any` driver: fixed queries use
+//! `$N` placeholders (fine on both for a handful of parameters), statements built at run
+//! time use [`bulk::Placeholders`] (`?` on SQLite), all with portable types (TEXT,
+//! BIGINT/INTEGER, BLOB/BYTEA); the few places where dialects differ ask
+//! [`Db::backend`]. Domain modules own their queries; this module only hands out
+//! connections and transactions.
+
+mod bulk;
+
+pub use bulk::{bind_all, chunk_len, insert_many, insert_many_with, values_placeholders, Placeholders, SqlValue};
 
 use secrecy::ExposeSecret;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -70,7 +76,7 @@ impl Db {
                 Ok(Self { backend, writer, reader, maintenance: Some(maintenance), postgres_url: None, sqlite_file })
             }
             Backend::Postgres => {
-                let pool = postgres_pool(url, read_connections.max(2) * 4).await?;
+                let pool = postgres_pool(url, read_connections.max(2) * 4, None).await?;
                 let postgres_url = Some(secrecy::SecretString::from(url.to_string()));
                 Ok(Self {
                     backend,
@@ -87,27 +93,27 @@ impl Db {
     /// A handle for tasks that run on a runtime of their own (the audit thread). SQLite
     /// connections live on threads of their own and serve any runtime, so it is this
     /// handle again; PostgreSQL sockets belong to the runtime that opened them (its
-    /// reactor drives them), so this opens a pool of `connections` on the calling
-    /// runtime, retrying until the server answers.
-    pub async fn for_dedicated_runtime(&self, connections: u32) -> Db {
-        let Some(url) = &self.postgres_url else { return self.clone() };
-        loop {
-            match postgres_pool(url.expose_secret(), connections.max(1)).await {
-                Ok(pool) => {
-                    return Self {
-                        backend: self.backend,
-                        writer: pool.clone(),
-                        reader: pool,
-                        maintenance: None,
-                        postgres_url: self.postgres_url.clone(),
-                        sqlite_file: None,
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot open the audit thread's database pool; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
+    /// reactor drives them), so this opens a pool of `connections` on the calling runtime.
+    /// Its sessions wait at most [`AUDIT_LOCK_TIMEOUT`] for a lock, so a lock held
+    /// elsewhere fails a batch (503) instead of holding every audited request.
+    pub async fn for_dedicated_runtime(&self, connections: u32) -> Result<Db, sqlx::Error> {
+        let Some(url) = &self.postgres_url else { return Ok(self.clone()) };
+        let pool = postgres_pool(url.expose_secret(), connections.max(1), Some(AUDIT_LOCK_TIMEOUT)).await?;
+        Ok(Self {
+            backend: self.backend,
+            writer: pool.clone(),
+            reader: pool,
+            maintenance: None,
+            postgres_url: self.postgres_url.clone(),
+            sqlite_file: None,
+        })
+    }
+
+    /// Closes a pool opened by [`Db::for_dedicated_runtime`] (SQLite's shared pools are
+    /// left to their owner).
+    pub async fn close_dedicated(&self) {
+        if self.backend == Backend::Postgres {
+            self.writer.close().await;
         }
     }
 
@@ -178,8 +184,15 @@ impl Db {
         // (busy, frames in the WAL, frames checkpointed): busy = 1 when a reader or writer
         // kept the checkpoint from finishing, so the WAL was not truncated.
         let (busy, log, done): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.writer).await?;
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(self.checkpointer()).await?;
         Ok(if busy == 0 && log == done { Checkpoint::Completed } else { Checkpoint::Blocked })
+    }
+
+    /// The connection checkpoints run on: the background checkpointer's own on SQLite, so
+    /// an explicit checkpoint never collides with a background one (a checkpoint that finds
+    /// another running gives up at once) and never holds the writer while it waits.
+    fn checkpointer(&self) -> &AnyPool {
+        self.maintenance.as_ref().unwrap_or(&self.writer)
     }
 
     pub async fn close(&self) {
@@ -247,20 +260,27 @@ fn sqlite_url_with_create(url: &str) -> String {
     }
 }
 
-/// A PostgreSQL pool with the session settings every connection needs.
-async fn postgres_pool(url: &str, max: u32) -> Result<AnyPool, sqlx::Error> {
+/// How long the audit thread's PostgreSQL sessions wait for a lock.
+pub const AUDIT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A PostgreSQL pool with the session settings every connection needs (and a lock
+/// timeout, when given).
+async fn postgres_pool(url: &str, max: u32, lock_timeout: Option<Duration>) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(max)
         // No ping before every checkout (sqlx's default): it doubled the round trips of
         // every query. A broken connection fails its next statement and is replaced.
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 // Custom plans: sqlx keeps prepared statements per connection, and a generic
                 // plan made while a table was small (a fresh tenant's first import) kept
                 // scanning it sequentially as it grew: 100 ms per identity lookup at 20k rows.
                 conn.execute("SET plan_cache_mode = force_custom_plan").await?;
+                if let Some(timeout) = lock_timeout {
+                    conn.execute(format!("SET lock_timeout = '{}ms'", timeout.as_millis()).as_str()).await?;
+                }
                 Ok(())
             })
         })
@@ -279,11 +299,11 @@ enum SqliteRole {
 /// SQLite pragmas every connection needs: WAL with `synchronous = FULL` (a committed
 /// audit record must survive a power loss before data is released), foreign keys, a busy
 /// timeout for other processes (the CLI during `serve`), and secure_delete so freed pages
-/// are zeroed. Pages are read through a memory map and a larger page cache (random index
-/// pages of the audit log otherwise cost a `pread` each). The writer never checkpoints:
-/// SQLite's automatic checkpoint runs inside whichever commit crosses the threshold and
-/// stalled that request's whole group-commit batch; [`Db::connect`] starts a task that
-/// checkpoints in the background on a connection of its own instead.
+/// are zeroed. A larger page cache spares the random index pages of the audit log a
+/// `pread` each. Checkpoints run in the background, on a connection of their own
+/// ([`Db::connect`] starts the task): SQLite's automatic checkpoint runs inside whichever
+/// commit crosses its threshold, and with the default threshold it stalled a whole
+/// group-commit batch every few dozen batches.
 async fn sqlite_pool(url: &str, max: u32, role: SqliteRole) -> Result<AnyPool, sqlx::Error> {
     let options = AnyConnectOptions::from_str(url)?;
     AnyPoolOptions::new()
@@ -311,7 +331,13 @@ async fn sqlite_pool(url: &str, max: u32, role: SqliteRole) -> Result<AnyPool, s
                     conn.execute(pragma).await?;
                 }
                 if role == SqliteRole::Writer {
-                    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                    // A backstop only: the background checkpoints copy frames as they come,
+                    // so when the WAL does cross this, the writer's own checkpoint has
+                    // little left to copy, and completing it lets the next write start the
+                    // WAL over (a separate checkpointer alone never lets it restart under
+                    // back-to-back writes, and the file would grow with the load).
+                    conn.execute("PRAGMA wal_autocheckpoint = 4000").await?;
+                    conn.execute("PRAGMA journal_size_limit = 67108864").await?;
                 }
                 Ok(())
             })
@@ -340,62 +366,6 @@ fn spawn_checkpointer(pool: AnyPool) {
     });
 }
 
-/// Numbered placeholders for one statement, in the backend's own style: `$1, $2, …` on
-/// PostgreSQL, plain `?` on SQLite. SQLite resolves each *named* parameter (`$N` is a
-/// name to it) with a linear search over those seen so far, so a statement with N `$N`
-/// placeholders costs O(N²) to prepare: a 1,000-row insert ran at 48k rows/s with `$N`
-/// and 1.3M rows/s with `?` here. With `?` the values must be bound in textual order
-/// and a value used twice is bound twice.
-#[derive(Debug)]
-pub struct Placeholders {
-    numbered: bool,
-    next: usize,
-}
-
-impl Placeholders {
-    /// Placeholders for a statement on `conn`, the first numbered 1.
-    pub fn for_conn(conn: &Conn) -> Self {
-        Self::for_backend(backend_of_conn(conn))
-    }
-
-    pub fn for_backend(backend: Backend) -> Self {
-        Self { numbered: backend == Backend::Postgres, next: 1 }
-    }
-
-    /// Continues after `already` parameters that were written by hand.
-    pub fn starting_after(mut self, already: usize) -> Self {
-        self.next = already + 1;
-        self
-    }
-
-    /// The next placeholder.
-    pub fn one(&mut self) -> String {
-        let n = self.next;
-        self.next += 1;
-        if self.numbered {
-            format!("${n}")
-        } else {
-            "?".to_string()
-        }
-    }
-
-    /// `p, p, p` for `count` values.
-    pub fn list(&mut self, count: usize) -> String {
-        (0..count).map(|_| self.one()).collect::<Vec<_>>().join(", ")
-    }
-
-    /// `(p, p), (p, p), …` for a multi-row VALUES clause of `rows` × `columns`.
-    pub fn rows(&mut self, rows: usize, columns: usize) -> String {
-        (0..rows).map(|_| format!("({})", self.list(columns))).collect::<Vec<_>>().join(", ")
-    }
-}
-
-/// Builds `($1, $2, ...), ($k, ...)` for a multi-row INSERT of `rows` × `columns`
-/// (PostgreSQL style; see [`Placeholders`] for statements that run on both backends).
-pub fn values_placeholders(rows: usize, columns: usize) -> String {
-    Placeholders::for_backend(Backend::Postgres).rows(rows, columns)
-}
-
 /// True when the error is a unique-constraint violation (both backends).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
@@ -411,114 +381,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_number_rows_then_columns() {
-        assert_eq!(values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(Placeholders::for_backend(Backend::Sqlite).rows(2, 2), "(?, ?), (?, ?)");
-        assert_eq!(Placeholders::for_backend(Backend::Postgres).starting_after(2).list(2), "$3, $4");
-    }
-
-    #[test]
-    fn chunks_are_powers_of_two_that_add_up() {
-        for (total, largest) in [(1, 512), (22, 512), (512, 512), (1000, 512), (1025, 64), (7, 3)] {
-            let mut left = total;
-            let mut sizes = Vec::new();
-            while left > 0 {
-                let take = chunk_len(left, largest);
-                assert!(take.is_power_of_two() && take <= largest, "{take} of {left}, largest {largest}");
-                sizes.push(take);
-                left -= take;
-            }
-            assert_eq!(sizes.iter().sum::<usize>(), total);
-        }
-        assert_eq!(chunk_len(22, 512), 16);
-    }
-
-    #[test]
     fn backend_follows_the_url_scheme() {
         assert_eq!(backend_of("sqlite://x.db").ok(), Some(Backend::Sqlite));
         assert_eq!(backend_of("postgres://h/db").ok(), Some(Backend::Postgres));
         assert!(backend_of("mysql://h/db").is_err());
     }
-}
-
-/// A value for [`insert_many`]; the portable types both backends share.
-#[derive(Clone, Debug)]
-pub enum SqlValue {
-    Text(String),
-    OptText(Option<String>),
-    Int(i64),
-    OptInt(Option<i64>),
-    Blob(Vec<u8>),
-    OptBlob(Option<Vec<u8>>),
-}
-
-/// Most bound parameters in one multi-row statement (SQLite allows 32,766, PostgreSQL
-/// 65,535). Large statements amortise the ~70 µs every statement costs here.
-const MAX_PARAMS_PER_STATEMENT: usize = 8_192;
-
-/// Most rows in one multi-row statement.
-const MAX_ROWS_PER_STATEMENT: usize = 512;
-
-/// Inserts `rows` into `table` as multi-row `INSERT ... VALUES (...), (...)` statements.
-/// Batching is the whole game for bulk writes (DESIGN.md "Performance").
-pub async fn insert_many(
-    conn: &mut Conn,
-    table: &str,
-    columns: &[&str],
-    rows: &[Vec<SqlValue>],
-) -> Result<(), sqlx::Error> {
-    insert_many_with(conn, table, columns, rows, "").await
-}
-
-/// [`insert_many`] with a clause after the values, e.g. `ON CONFLICT ... DO NOTHING`.
-///
-/// Rows go out in chunks whose sizes are powers of two (a batch of 22 rows is 16 + 4 + 2),
-/// so however batch sizes vary, each table needs only a handful of distinct statements
-/// and every one is prepared once per connection and then reused from sqlx's cache.
-pub async fn insert_many_with(
-    conn: &mut Conn,
-    table: &str,
-    columns: &[&str],
-    rows: &[Vec<SqlValue>],
-    suffix: &str,
-) -> Result<(), sqlx::Error> {
-    let backend = backend_of_conn(conn);
-    let largest = (MAX_PARAMS_PER_STATEMENT / columns.len().max(1)).clamp(1, MAX_ROWS_PER_STATEMENT);
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let take = chunk_len(rest.len(), largest);
-        let (chunk, tail) = rest.split_at(take);
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {} {suffix}",
-            columns.join(", "),
-            Placeholders::for_backend(backend).rows(chunk.len(), columns.len())
-        );
-        bind_all(sqlx::query(&sql), chunk.iter().flatten()).execute(&mut *conn).await?;
-        rest = tail;
-    }
-    Ok(())
-}
-
-/// The next chunk of `remaining` rows: the largest power of two not above it or `largest`.
-pub fn chunk_len(remaining: usize, largest: usize) -> usize {
-    let cap = remaining.min(largest.max(1));
-    1 << (usize::BITS - 1 - cap.leading_zeros())
-}
-
-/// Binds each value in order.
-pub fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    values: impl IntoIterator<Item = &'q SqlValue>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for value in values {
-        query = match value {
-            SqlValue::Text(v) => query.bind(v.as_str()),
-            SqlValue::OptText(v) => query.bind(v.as_deref()),
-            SqlValue::Int(v) => query.bind(*v),
-            SqlValue::OptInt(v) => query.bind(*v),
-            SqlValue::Blob(v) => query.bind(v.as_slice()),
-            SqlValue::OptBlob(v) => query.bind(v.as_deref()),
-        };
-    }
-    query
 }

@@ -37,7 +37,7 @@ impl From<FlagError> for ApiError {
             FlagError::PartyErased => ApiError::party_erased(),
             FlagError::Integrity { .. } => ApiError::Integrity,
             FlagError::Db(e) => ApiError::from(e),
-            FlagError::Audit(_) => ApiError::AuditUnavailable,
+            FlagError::Audit(audit) => ApiError::from(audit),
         }
     }
 }

@@ -71,7 +71,7 @@ pub async fn audit_error(
     party: Option<&PartyId>,
     error: ApiError,
 ) -> ApiError {
-    if matches!(error, ApiError::AuditUnavailable) {
+    if matches!(error, ApiError::AuditUnavailable | ApiError::ClientRevoked) {
         return error;
     }
     let status = error.status();
@@ -84,6 +84,6 @@ pub async fn audit_error(
     }
     match state.audit.append(&event, &state.now_db()).await {
         Ok(()) => error,
-        Err(_) => ApiError::AuditUnavailable,
+        Err(audit) => ApiError::from(audit),
     }
 }

@@ -139,15 +139,15 @@ pub async fn get_party(
 ) -> Result<Json<PartyView>, ApiError> {
     let id = PartyId::parse(&id).map_err(|_| ApiError::NotFound { what: "party" })?;
     let visibility = visibilities(&state.access, caller.role, caller.purpose);
-    let mut from_memory = true;
-    loop {
+    let forget = || state.parties.remove(&(caller.tenant.to_string(), id.to_string()));
+    for attempt in 0..READ_ATTEMPTS {
+        let from_memory = attempt == 0;
         let read = match read_view(&state, &caller.tenant, &id, &visibility, from_memory).await {
             Ok(read) => read,
             // A copy in memory that no longer opens (its key was rotated and retired since)
             // says nothing about the stored party: read it from the database first.
             Err(_) if from_memory => {
-                state.parties.remove(&(caller.tenant.to_string(), id.to_string()));
-                from_memory = false;
+                forget();
                 continue;
             }
             Err(error) => return Err(audit_failure(&state, &caller, "party.read", Some(id.to_string()), error).await),
@@ -162,19 +162,22 @@ pub async fn get_party(
         let mut event = caller
             .event("party.read", Some(id.to_string()), released_fields(&visibility), AuditOutcome::Allowed, 200)
             .about_parties([id.to_string()]);
-        event.seen_versions.extend(seen);
+        event.seen_versions.push(seen);
         match state.audit.append(&event, &state.now_db()).await {
             Ok(()) => return Ok(Json(view)),
-            // The copy in memory changed on some instance: nothing was recorded or sent;
-            // read it again from the database.
-            Err(audit::AuditUnavailable::StaleRead) if from_memory => {
-                state.parties.remove(&(caller.tenant.to_string(), id.to_string()));
-                from_memory = false;
-            }
+            // The party changed (on some instance) after it was read: nothing was recorded
+            // or sent; read it again from the database.
+            Err(audit::AuditUnavailable::StaleRead) => forget(),
             Err(error) => return Err(error.into()),
         }
     }
+    Err(audit_failure(&state, &caller, "party.read", Some(id.to_string()), ApiError::Unavailable).await)
 }
+
+/// Reads of one party before giving up (503): the first may come from memory, each one
+/// after it from the database, and each is answered only if the party did not change
+/// before its audit record committed.
+const READ_ATTEMPTS: usize = 3;
 
 /// A read that failed on our side (an integrity error, say) is audited as `failed`, so a
 /// tampering attempt leaves a trace; the answer stays the original error unless the
@@ -190,35 +193,34 @@ async fn audit_failure(
     event.error_code = Some(error.code());
     match state.audit.append(&event, &state.now_db()).await {
         Ok(()) => error,
-        Err(_) => ApiError::AuditUnavailable,
+        Err(audit) => ApiError::from(audit),
     }
 }
 
-/// The party as `visibility` shows it, from memory when allowed and present (then with
-/// the version the audit transaction must still find), else from the database.
+/// The party as `visibility` shows it, from memory when allowed and present, else from
+/// the database, with the version it was built from (the audit transaction must still find
+/// it: a read never answers with data a committed change has replaced).
 async fn read_view(
     state: &AppState,
     tenant: &TenantId,
     id: &PartyId,
     visibility: &std::collections::BTreeMap<crate::access::PartyField, crate::access::Visibility>,
     from_memory: bool,
-) -> Result<Option<(PartyView, Option<SeenVersion>)>, ApiError> {
+) -> Result<Option<(PartyView, SeenVersion)>, ApiError> {
     let key = (tenant.to_string(), id.to_string());
     let mut conn = state.db.reader().acquire().await?;
-    let (stored, seen) = match state.parties.get(&key).filter(|_| from_memory) {
-        Some(stored) => {
-            let seen = SeenVersion { party: id.to_string(), version: stored.version };
-            (stored, Some(seen))
-        }
+    let stored = match state.parties.get(&key).filter(|_| from_memory) {
+        Some(stored) => stored,
         None => {
             let Some(stored) = store::load_party(&mut conn, tenant.as_str(), id.as_str()).await? else {
                 return Ok(None);
             };
             let stored = std::sync::Arc::new(stored);
             state.parties.insert(key, stored.clone());
-            (stored, None)
+            stored
         }
     };
+    let seen = SeenVersion { party: id.to_string(), version: stored.version };
     let party = open_party(&state.keys, &mut conn, tenant, &stored, visibility).await?;
     Ok(Some((PartyView::build(party, visibility.clone()), seen)))
 }

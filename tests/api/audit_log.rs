@@ -122,7 +122,7 @@ async fn checkpoints_are_published_to_the_directory() {
 /// Each kind of tampering with the stored log, and the index `audit verify` must name.
 #[tokio::test]
 async fn audit_verify_detects_each_kind_of_tampering() {
-    let cases: [(&str, &[&str], &str); 6] = [
+    let cases: [(&str, &[&str], &str); 7] = [
         ("modify", &["UPDATE audit_records SET action = 'party.update' WHERE log_id = 'acme' AND leaf_index = 4"], "index 4"),
         // The content untouched, but the leaf hash that proofs are built from replaced.
         ("leaf hash", &["UPDATE audit_records SET leaf_hash = {RID} WHERE log_id = 'acme' AND leaf_index = 4"], "index 4"),
@@ -147,6 +147,13 @@ async fn audit_verify_detects_each_kind_of_tampering() {
             "index 4",
         ),
         ("truncate", &["DELETE FROM audit_records WHERE log_id = 'acme' AND leaf_index >= 7"], "index 7"),
+        // Outside the tree: no range of a sealed tree ever reads it.
+        (
+            "negative index",
+            &["INSERT INTO audit_records (log_id, tenant_id, recorded_at, action, fields, outcome, status, request_id, record_id, parties, leaf_index) \
+               SELECT log_id, tenant_id, recorded_at, 'party.read', fields, outcome, status, 'forged', {RID}, parties, -1 FROM audit_records WHERE log_id = 'acme' AND leaf_index = 3"],
+            "negative index -1",
+        ),
     ];
     for (kind, statements, expected) in cases {
         let app = spawn_app().await;

@@ -205,7 +205,8 @@ pub fn item<R: StoredRow>(row: &R) -> Result<ItemRef<'_>, String> {
         status: u16::try_from(status).map_err(|_| "status out of range")?,
         error_code: text(13)?,
         evidence,
-        parties: blob(15)?.unwrap_or_default(),
+        // Records written before parties were stored have none: the empty list.
+        parties: blob(15)?.unwrap_or(&[0, 0, 0, 0]),
     };
     Ok(ItemRef { leaf_index: int(0)?, parts, stored_leaf: blob(16)? })
 }
@@ -234,6 +235,7 @@ impl<'t> Merger<'t> {
 
     /// Adds the next chunk (its `first` must be the tree's size).
     pub fn merge(&mut self, chunk: Chunk) -> Result<(), Failure> {
+        self.check_roots()?;
         let cross = chunk
             .first_links
             .iter()
@@ -252,9 +254,31 @@ impl<'t> Merger<'t> {
         Ok(())
     }
 
+    /// Confirms every record up to `latest` was merged and every root checked (the readers'
+    /// ranges imply it; this states it).
+    pub fn finish(&mut self, latest: u64) -> Result<(), Failure> {
+        self.check_roots()?;
+        let size = self.tree.size();
+        if size != latest {
+            return Err(Failure::Record {
+                index: size,
+                message: format!("missing: the log ends at {size} but its checkpoint covers {latest}"),
+            });
+        }
+        match self.targets.peek() {
+            Some((size, _, what)) => Err(Failure::Root { size: *size, what }),
+            None => Ok(()),
+        }
+    }
+
     fn push(&mut self, leaf: Hash) -> Result<(), Failure> {
         let size = self.tree.size();
         self.tree.push(leaf).map_err(|e| Failure::Record { index: size, message: e.to_string() })?;
+        self.check_roots()
+    }
+
+    /// Compares the tree with every root still to check at its current size.
+    fn check_roots(&mut self) -> Result<(), Failure> {
         while let Some((size, root, what)) = self.targets.peek() {
             if *size != self.tree.size() {
                 break;

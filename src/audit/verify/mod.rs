@@ -167,7 +167,8 @@ async fn walk_file(
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let checked = tokio::task::spawn_blocking(move || {
         let mut merger = Merger::new(&targets);
-        sqlite::walk(&path, &log, latest, CHUNK, threads, |chunk| merger.merge(chunk))
+        sqlite::walk(&path, &log, latest, CHUNK, threads, |chunk| merger.merge(chunk))?;
+        merger.finish(latest).map_err(sqlite::Stop::Merge)
     })
     .await
     .map_err(|e| VerifyError::Log { log: String::new(), message: format!("verifier thread: {e}") })?;
@@ -187,7 +188,10 @@ async fn walk_postgres(
 ) -> Result<Result<(), Failure>, VerifyError> {
     let url = db.postgres_url().ok_or_else(|| VerifyError::Sql(sqlx::Error::Protocol("no PostgreSQL URL".into())))?;
     let mut merger = Merger::new(targets);
-    Ok(postgres::walk(url.expose_secret(), log, latest, CHUNK, |chunk| merger.merge(chunk)).await?)
+    match postgres::walk(url.expose_secret(), log, latest, CHUNK, |chunk| merger.merge(chunk)).await? {
+        Ok(()) => Ok(merger.finish(latest)),
+        Err(failure) => Ok(Err(failure)),
+    }
 }
 
 /// Turns a failure into the error to report, naming the record whose content changed
@@ -233,10 +237,25 @@ async fn check_beyond(db: &Db, log: &str) -> Result<(), (u64, String)> {
         .await
         .map_err(sql_error)?;
     match (highest, covered.unwrap_or(0)) {
-        (Some(index), covered) if index >= covered => Err((
-            u64::try_from(covered).unwrap_or(0),
-            "sealed but beyond the latest checkpoint: inserted after sealing".into(),
-        )),
+        (Some(index), covered) if index >= covered => {
+            return Err((
+                u64::try_from(covered).unwrap_or(0),
+                "sealed but beyond the latest checkpoint: inserted after sealing".into(),
+            ))
+        }
+        _ => {}
+    }
+    // Below 0 is outside every tree: the chunks (which read 0..size) would never see it.
+    let lowest: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(leaf_index) FROM audit_records WHERE log_id = $1 AND leaf_index IS NOT NULL")
+            .bind(log)
+            .fetch_one(db.reader())
+            .await
+            .map_err(sql_error)?;
+    match lowest {
+        Some(index) if index < 0 => {
+            Err((0, format!("stored at negative index {index}: inserted or moved out of the tree")))
+        }
         _ => Ok(()),
     }
 }

@@ -9,9 +9,10 @@ fn jurisdiction() -> impl Strategy<Value = Jurisdiction> {
     prop_oneof![Just(Jurisdiction::CO), Just(Jurisdiction::MX), Just(Jurisdiction::US)]
 }
 
-/// Any date from 1 Jan 1990 to mid-2099, so that 400 business days stay inside 2100.
+/// Any date from 1 Jan 1990 to early 2098, so that 400 business days (about 600
+/// calendar days with weekends and holidays) stay inside 2100.
 fn date() -> impl Strategy<Value = NaiveDate> {
-    (0i64..40_000).prop_map(|offset| d(1990, 1, 1) + Duration::days(offset))
+    (0i64..39_500).prop_map(|offset| d(1990, 1, 1) + Duration::days(offset))
 }
 
 proptest! {

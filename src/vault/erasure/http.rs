@@ -32,7 +32,7 @@ impl From<ErasureError> for ApiError {
             ErasureError::AlreadyErased => ApiError::party_erased(),
             ErasureError::Held(_) => ApiError::Conflict { code: "retention_hold", message: err.to_string() },
             ErasureError::Db(db) => ApiError::from(db),
-            ErasureError::Audit(_) => ApiError::AuditUnavailable,
+            ErasureError::Audit(audit) => ApiError::from(audit),
             ErasureError::Key(key) => ApiError::internal(key),
         }
     }

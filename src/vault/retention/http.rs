@@ -44,7 +44,7 @@ impl From<RetentionError> for ApiError {
             }
             RetentionError::Invalid(invalid) => ApiError::unprocessable(invalid.code, invalid.to_string()),
             RetentionError::Db(db) => ApiError::from(db),
-            RetentionError::Audit(_) => ApiError::AuditUnavailable,
+            RetentionError::Audit(audit) => ApiError::from(audit),
         }
     }
 }
