@@ -15,7 +15,7 @@
 //! client being refused.
 
 use super::{AuditEvent, AuditUnavailable};
-use crate::db::{backend_of_conn, Backend, Conn, Placeholders};
+use crate::db::{backend_of_conn, padded, Backend, Conn, Placeholders};
 use std::collections::{BTreeSet, HashMap};
 
 /// A party row served from memory, and the version it had.
@@ -97,30 +97,46 @@ async fn current(
     clients: &BTreeSet<&str>,
     parties: &BTreeSet<&str>,
 ) -> Result<(BTreeSet<String>, HashMap<String, i64>), sqlx::Error> {
-    let lock = if backend_of_conn(conn) == Backend::Postgres { " ORDER BY id FOR SHARE" } else { "" };
-    let mut active = BTreeSet::new();
+    let backend = backend_of_conn(conn);
+    let postgres = backend == Backend::Postgres;
+    // Each part numbers its own placeholders: PostgreSQL runs them as separate
+    // statements, and SQLite's `?` are positional whatever the text.
+    let list = |count: usize| Placeholders::for_backend(backend).list(count);
+    let mut parts: Vec<(String, Vec<&str>)> = Vec::new();
     if !clients.is_empty() {
+        let ids = padded(&clients.iter().copied().collect::<Vec<_>>());
         let sql = format!(
-            "SELECT id FROM api_clients WHERE revoked_at IS NULL AND id IN ({}){lock}",
-            Placeholders::for_conn(conn).list(clients.len())
+            "SELECT 'c' AS kind, id, 0 AS version FROM api_clients WHERE revoked_at IS NULL AND id IN ({})",
+            list(ids.len())
         );
-        let mut query = sqlx::query_scalar::<_, String>(&sql);
-        for id in clients {
-            query = query.bind(*id);
-        }
-        active.extend(query.fetch_all(&mut *conn).await?);
+        parts.push((sql, ids));
     }
-    let mut versions = HashMap::new();
     if !parties.is_empty() {
-        let sql = format!(
-            "SELECT id, version FROM parties WHERE id IN ({}){lock}",
-            Placeholders::for_conn(conn).list(parties.len())
-        );
-        let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
-        for id in parties {
-            query = query.bind(*id);
+        let ids = padded(&parties.iter().copied().collect::<Vec<_>>());
+        let sql = format!("SELECT 'p' AS kind, id, version FROM parties WHERE id IN ({})", list(ids.len()));
+        parts.push((sql, ids));
+    }
+    // PostgreSQL locks each table's rows in its own statement (FOR SHARE cannot follow a
+    // UNION); SQLite, which needs no lock, asks both in one round trip.
+    let statements: Vec<(String, Vec<&str>)> = if postgres {
+        parts.into_iter().map(|(sql, ids)| (format!("{sql} ORDER BY id FOR SHARE"), ids)).collect()
+    } else {
+        let (sql, ids): (Vec<String>, Vec<Vec<&str>>) = parts.into_iter().unzip();
+        vec![(sql.join(" UNION ALL "), ids.concat())]
+    };
+    let (mut active, mut versions) = (BTreeSet::new(), HashMap::new());
+    for (sql, ids) in statements {
+        let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql);
+        for id in ids {
+            query = query.bind(id);
         }
-        versions.extend(query.fetch_all(&mut *conn).await?);
+        for (kind, id, version) in query.fetch_all(&mut *conn).await? {
+            if kind == "c" {
+                active.insert(id);
+            } else {
+                versions.insert(id, version);
+            }
+        }
     }
     Ok((active, versions))
 }

@@ -74,6 +74,7 @@ async fn lock_heads(conn: &mut Conn, keys: &BTreeSet<(String, String)>) -> Resul
     });
     for (log, parties) in by_log {
         for chunk in parties.chunks(1024) {
+            let chunk = db::padded(chunk);
             let mut params = db::Placeholders::for_conn(conn);
             let sql = format!(
                 "SELECT party_id, last_hash FROM audit_party_heads WHERE log_id = {} AND party_id IN ({}) ORDER BY party_id{lock}",
@@ -81,7 +82,7 @@ async fn lock_heads(conn: &mut Conn, keys: &BTreeSet<(String, String)>) -> Resul
                 params.list(chunk.len())
             );
             let mut query = sqlx::query_as::<_, (String, Option<Vec<u8>>)>(&sql).bind(log);
-            for party in chunk {
+            for party in &chunk {
                 query = query.bind(*party);
             }
             for (party, hash) in query.fetch_all(&mut *conn).await? {

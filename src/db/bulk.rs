@@ -118,6 +118,18 @@ pub async fn insert_many_with(
     Ok(())
 }
 
+/// `items` padded to a power of two by repeating the last one, for `IN (...)` lists: the
+/// statement text then takes one of a handful of shapes, each prepared once per
+/// connection and reused (a text per list length re-prepared the statement on every
+/// other call; repeating a value in an `IN` list changes nothing).
+pub fn padded<T: Clone>(items: &[T]) -> Vec<T> {
+    let mut out = items.to_vec();
+    if let Some(last) = items.last() {
+        out.resize(items.len().next_power_of_two(), last.clone());
+    }
+    out
+}
+
 /// The next chunk of `remaining` rows: the largest power of two not above it or `largest`.
 pub fn chunk_len(remaining: usize, largest: usize) -> usize {
     let cap = remaining.clamp(1, largest.max(1));
@@ -168,5 +180,12 @@ mod tests {
         }
         assert_eq!(chunk_len(22, 512), 16);
         assert_eq!(chunk_len(0, 512), 1, "never a zero-row statement, never a panic");
+    }
+
+    #[test]
+    fn in_lists_pad_to_a_power_of_two_with_the_last_value() {
+        assert_eq!(padded(&[1, 2, 3]), vec![1, 2, 3, 3]);
+        assert_eq!(padded(&[1, 2, 3, 4]), vec![1, 2, 3, 4]);
+        assert!(padded::<u8>(&[]).is_empty());
     }
 }

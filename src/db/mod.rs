@@ -14,7 +14,9 @@
 
 mod bulk;
 
-pub use bulk::{bind_all, chunk_len, insert_many, insert_many_with, values_placeholders, Placeholders, SqlValue};
+pub use bulk::{
+    bind_all, chunk_len, insert_many, insert_many_with, padded, values_placeholders, Placeholders, SqlValue,
+};
 
 use secrecy::ExposeSecret;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
