@@ -6,6 +6,7 @@
 
 use crate::audit::encoding::{parties_of, Fields, Parts};
 use crate::audit::merkle::{Hash, TreeBuilder};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 type Map<V> = HashMap<PartyKey, V, ahash::RandomState>;
@@ -44,15 +45,23 @@ pub struct ItemRef<'a> {
     pub stored_leaf: Option<&'a [u8]>,
 }
 
+/// One party's records within a chunk, as the merge needs them.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    first_prev: Option<Hash>,
+    first_index: u64,
+    last_leaf: Hash,
+}
+
 /// A checked run of records starting at leaf index `first`.
 #[derive(Debug, Default)]
 pub struct Chunk {
     pub first: u64,
     pub leaves: Vec<Hash>,
-    /// Each party's first record in the chunk: the previous leaf hash it names, and its index.
-    first_links: Map<(Option<Hash>, u64)>,
-    /// Each party's last record in the chunk: its leaf hash.
-    last_leaf: Map<Hash>,
+    /// Each party the chunk's records are about: what its first record there links to
+    /// (the previous leaf hash it names, and that record's index), and the leaf of its
+    /// last record there.
+    parties: Map<Span>,
     /// Party ids by key, for naming a broken link (kept only for [`PartyKey::Digest`] keys).
     names: Map<String>,
     /// The first thing wrong inside the chunk, if any: index and what.
@@ -72,8 +81,7 @@ impl ChunkChecker {
         let chunk = Chunk {
             first,
             leaves: Vec::with_capacity(size),
-            first_links: Map::with_capacity_and_hasher(size, ahash::RandomState::new()),
-            last_leaf: Map::with_capacity_and_hasher(size, ahash::RandomState::new()),
+            parties: Map::with_capacity_and_hasher(size, ahash::RandomState::new()),
             ..Chunk::default()
         };
         Self { chunk, buffer: Vec::with_capacity(512), keys: Vec::with_capacity(4) }
@@ -119,21 +127,20 @@ impl ChunkChecker {
         self.keys.extend(parties.iter().map(|(party, prev)| (PartyKey::of(party), prev.copied())));
         let chunk = &mut self.chunk;
         for ((key, prev), (party, _)) in self.keys.iter().zip(&parties) {
-            match chunk.last_leaf.get(key) {
-                Some(previous) if prev.as_ref() != Some(previous) => {
-                    return Err(broken_link(&String::from_utf8_lossy(party)))
+            match chunk.parties.entry(*key) {
+                Entry::Occupied(mut seen) => {
+                    if prev.as_ref() != Some(&seen.get().last_leaf) {
+                        return Err(broken_link(&String::from_utf8_lossy(party)));
+                    }
+                    seen.get_mut().last_leaf = leaf;
                 }
-                Some(_) => {}
-                None => {
-                    chunk.first_links.insert(*key, (*prev, index));
+                Entry::Vacant(first) => {
+                    first.insert(Span { first_prev: *prev, first_index: index, last_leaf: leaf });
                     if matches!(key, PartyKey::Digest(_)) {
                         chunk.names.insert(*key, String::from_utf8_lossy(party).into_owned());
                     }
                 }
             }
-        }
-        for (key, _) in &self.keys {
-            chunk.last_leaf.insert(*key, leaf);
         }
         Ok(leaf)
     }
@@ -237,11 +244,11 @@ impl<'t> Merger<'t> {
     pub fn merge(&mut self, chunk: Chunk) -> Result<(), Failure> {
         self.check_roots()?;
         let cross = chunk
-            .first_links
+            .parties
             .iter()
-            .filter(|(key, (prev, _))| prev.as_ref() != self.heads.get(*key))
-            .min_by_key(|(_, (_, index))| *index)
-            .map(|(key, (_, index))| (*index, broken_link(&party_name(&chunk, *key))));
+            .filter(|(key, span)| span.first_prev.as_ref() != self.heads.get(*key))
+            .min_by_key(|(_, span)| span.first_index)
+            .map(|(key, span)| (span.first_index, broken_link(&party_name(&chunk, *key))));
         let first_problem = [cross, chunk.problem].into_iter().flatten().min_by_key(|(index, _)| *index);
         let good = first_problem.as_ref().map_or(chunk.leaves.len() as u64, |(index, _)| index - chunk.first);
         for leaf in chunk.leaves.iter().take(good as usize) {
@@ -250,7 +257,7 @@ impl<'t> Merger<'t> {
         if let Some((index, message)) = first_problem {
             return Err(Failure::Record { index, message });
         }
-        self.heads.extend(chunk.last_leaf);
+        self.heads.extend(chunk.parties.into_iter().map(|(key, span)| (key, span.last_leaf)));
         Ok(())
     }
 
