@@ -15,8 +15,12 @@ pub enum Target<'a> {
     /// Nothing we can name (the path did not even hold an id: its raw text is never
     /// recorded, it could be anything, a phone number included).
     Nothing,
-    /// A party id from the path.
+    /// A party id from the path, not yet known to be the tenant's: no 404 of any kind
+    /// puts it in the tenant's party chains.
     Party(&'a str),
+    /// A party the vault gate handles: the record is about it unless the error says the
+    /// tenant has no such party.
+    Gated(&'a str),
     /// Another resource (a notice).
     Resource(&'a str),
 }
@@ -36,16 +40,35 @@ pub async fn refusal(
     let outcome = if error.status().is_server_error() { Outcome::Failed } else { Outcome::Denied };
     let resource = match target {
         Target::Nothing => None,
-        Target::Party(id) | Target::Resource(id) => Some(id.to_string()),
+        Target::Party(id) | Target::Gated(id) | Target::Resource(id) => Some(id.to_string()),
+    };
+    let about = match target {
+        Target::Party(party) if !matches!(error, ApiError::NotFound { .. }) => Some(party),
+        Target::Gated(party) if !matches!(error, ApiError::NotFound { what: "party" }) => Some(party),
+        _ => None,
     };
     let mut event = caller.event(action, resource, Vec::new(), outcome, error.status().as_u16());
     event.error_code = Some(error.code());
-    if let (Target::Party(party), false) = (target, matches!(error, ApiError::NotFound { .. })) {
+    if let Some(party) = about {
         event = event.about_parties([party.to_string()]);
     }
     match state.audit.append(&event, &state.now_db()).await {
         Ok(()) => error,
         Err(audit) => ApiError::from(audit),
+    }
+}
+
+/// `result`, with its error (if any) audited first as a refusal about `target`.
+pub async fn or_refusal<T>(
+    state: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    target: Target<'_>,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) => Err(refusal(state, caller, action, target, error).await),
     }
 }
 

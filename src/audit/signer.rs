@@ -65,15 +65,27 @@ impl AuditSigner {
     }
 }
 
-/// Reads a signing key file (`PRIVATE+KEY+...`).
+/// Reads the audit signing key file (`PRIVATE+KEY+...`).
 pub fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    SigningKey::parse(text.trim()).with_context(|| format!("{} is not an audit signing key", path.display()))
+    read_key_file(path, "an audit")
 }
 
-/// Creates a new key file readable by its owner only; refuses to overwrite.
+/// Creates a new audit signing key file readable by its owner only; refuses to overwrite.
 pub fn write_new_key(path: &Path, name: &str) -> anyhow::Result<VerifierKey> {
-    let key = SigningKey::generate(name).context("generating the audit signing key")?;
+    write_new_key_file(path, name, "the audit")
+}
+
+/// Reads a signing key file (`PRIVATE+KEY+...`); `what` names its purpose in errors
+/// ("an audit", "a consent-proof").
+pub fn read_key_file(path: &Path, what: &str) -> anyhow::Result<SigningKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    SigningKey::parse(text.trim()).with_context(|| format!("{} is not {what} signing key", path.display()))
+}
+
+/// Creates a new signing key file readable by its owner only; refuses to overwrite one.
+/// `what` names its purpose in errors ("the audit", "the consent-proof").
+pub fn write_new_key_file(path: &Path, name: &str, what: &str) -> anyhow::Result<VerifierKey> {
+    let key = SigningKey::generate(name).with_context(|| format!("generating {what} signing key"))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

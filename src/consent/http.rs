@@ -149,10 +149,7 @@ pub async fn get_consents(
         let mut conn = state.db.reader().acquire().await?;
         Ok::<_, ApiError>(ledger::state_and_history(&mut conn, &caller.tenant, &party).await?)
     };
-    let history = match read.await {
-        Ok(history) => history,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
-    };
+    let history = audited::or_refusal(&state, &caller, ACTION, Target::Party(party.as_str()), read.await).await?;
     audited::read(&state, &caller, ACTION, party.as_str(), vec!["consents".into()], None).await?;
     Ok(Json(ConsentsView {
         party_id: party.to_string(),
@@ -178,17 +175,20 @@ pub async fn get_proof(
         Ok(package) => serde_json::to_vec(&package).map_err(ApiError::internal),
         Err(error) => Err(error),
     };
-    let bytes = match built {
-        Ok(bytes) => bytes,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
-    };
+    let bytes = audited::or_refusal(&state, &caller, ACTION, Target::Party(party.as_str()), built).await?;
     // The record of the delivery attests exactly what was delivered.
     let evidence = Some(crate::keys::crypto::sha256(&bytes));
     audited::read(&state, &caller, ACTION, party.as_str(), vec!["consents".into()], evidence).await?;
     Ok(([(CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
-async fn prove(state: &AppState, caller: &Caller, party: &PartyId) -> Result<proof::package::ProofPackage, ApiError> {
+/// The party's proof package, proven against a checkpoint that covers every event in it
+/// (sealing first, and again if a write landed in between).
+pub(crate) async fn prove(
+    state: &AppState,
+    caller: &Caller,
+    party: &PartyId,
+) -> Result<proof::package::ProofPackage, ApiError> {
     let keys = ProofKeys { proof: &state.proof, audit: &state.audit.signer };
     let mut attempt = 0;
     loop {

@@ -125,10 +125,7 @@ pub async fn create_request(
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "dsr.create";
     guard(&state, &caller, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
-    let body = match body {
-        Ok(body) => body,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
-    };
+    let body = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, body).await?;
     let Ok(party) = PartyId::parse(&body.value.party_id) else {
         let error = ApiError::NotFound { what: "party" };
         return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await);

@@ -17,7 +17,7 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::AppState;
 use crate::audit::Outcome;
 use crate::clients::settings;
-use crate::consent::proof::{self, ProofError, ProofKeys};
+use crate::consent::http::prove;
 use crate::ids::PartyId;
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
@@ -113,10 +113,7 @@ pub async fn list_requests(
         let tenant = settings::load(&mut conn, &caller.tenant).await?.unwrap_or_default();
         Ok::<_, ApiError>((filter, found, tenant))
     };
-    let (filter, found, tenant) = match listed.await {
-        Ok(listed) => listed,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
-    };
+    let (filter, found, tenant) = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, listed.await).await?;
     let parties: BTreeSet<String> = found.iter().map(|r| r.party.clone()).collect();
     let event = caller.event(ACTION, None, vec!["dsr_requests".into()], Outcome::Allowed, 200).about_parties(parties);
     state.audit.append(&event, &state.now_db()).await?;
@@ -166,10 +163,7 @@ pub async fn get_request(
         let events = super::history(&mut conn, caller.tenant.as_str(), &id).await?;
         Ok::<_, ApiError>((request, events))
     };
-    let (request, events) = match read.await {
-        Ok(read) => read,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Party(&party), error).await),
-    };
+    let (request, events) = audited::or_refusal(&state, &caller, ACTION, Target::Party(&party), read.await).await?;
     let fields = vec!["dsr_request".into(), "dsr_events".into()];
     audit_read(&state, &caller, ACTION, (&id, &party), fields, None).await?;
     Ok(Json(RequestDetail {
@@ -226,10 +220,7 @@ pub async fn get_dossier(
             dossier::build(&mut conn, &state.keys, &state.access, caller.role, &request, &state.now_db()).await?;
         Ok::<_, ApiError>((serde_json::to_vec(&dossier).map_err(ApiError::internal)?, released))
     };
-    let (bytes, mut fields) = match built.await {
-        Ok(built) => built,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Party(&party), error).await),
-    };
+    let (bytes, mut fields) = audited::or_refusal(&state, &caller, ACTION, Target::Party(&party), built.await).await?;
     let hash = crate::keys::crypto::sha256(&bytes);
     fields.extend(
         ["consents", "flags", "obligations", "retention_holds", "dsr_requests", "audit_records"].map(String::from),
@@ -258,26 +249,8 @@ pub async fn get_proof(
         let package = prove(&state, &caller, &PartyId::from_db(request.party)).await?;
         serde_json::to_vec(&package).map_err(ApiError::internal)
     };
-    let bytes = match built.await {
-        Ok(bytes) => bytes,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Party(&party), error).await),
-    };
+    let bytes = audited::or_refusal(&state, &caller, ACTION, Target::Party(&party), built.await).await?;
     let hash = crate::keys::crypto::sha256(&bytes);
     audit_read(&state, &caller, ACTION, (&id, &party), vec!["consents".into()], Some(hash)).await?;
     Ok(json_bytes(bytes, "x-custodia-document-sha256", &hash))
-}
-
-async fn prove(state: &AppState, caller: &Caller, party: &PartyId) -> Result<proof::package::ProofPackage, ApiError> {
-    let keys = ProofKeys { proof: &state.proof, audit: &state.audit.signer };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        state.audit.seal_now().await.map_err(ApiError::internal)?;
-        let mut conn = state.db.reader().acquire().await?;
-        match proof::build(&mut conn, &keys, &caller.tenant, party, &state.now_db()).await {
-            // A write committed between sealing and reading: seal again.
-            Err(ProofError::NotSealed) if attempt < 3 => continue,
-            other => return Ok(other?),
-        }
-    }
 }

@@ -142,10 +142,7 @@ pub async fn get_flags(
         let mut conn = state.db.reader().acquire().await?;
         Ok::<_, ApiError>(super::history(&mut conn, &caller.tenant, &party).await?)
     };
-    let history = match read.await {
-        Ok(history) => history,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
-    };
+    let history = audited::or_refusal(&state, &caller, ACTION, Target::Party(party.as_str()), read.await).await?;
     audited::read(&state, &caller, ACTION, party.as_str(), vec!["flags".into()], None).await?;
     Ok(Json(FlagsView {
         party_id: party.to_string(),

@@ -162,10 +162,7 @@ pub async fn patch_notice(
 ) -> Result<Json<NoticeView>, ApiError> {
     const ACTION: &str = "notice.update";
     guard(&state, &caller, (EDITORS, EDIT_PURPOSES), ACTION).await?;
-    let id = match notice_id(&id) {
-        Ok(id) => id,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
-    };
+    let id = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, notice_id(&id)).await?;
     let updated = async {
         let patch = body?.value;
         let mut tx = state.db.begin_write().await?;
@@ -219,10 +216,7 @@ pub async fn publish_notice(
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "notice.publish";
     guard(&state, &caller, (EDITORS, EDIT_PURPOSES), ACTION).await?;
-    let id = match notice_id(&id) {
-        Ok(id) => id,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
-    };
+    let id = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, notice_id(&id)).await?;
     let published = async {
         let route = format!("/v1/notices/{id}/publish");
         let mut write = match begin_idempotent(&state, &caller, &headers, &route, b"").await? {
@@ -279,10 +273,7 @@ pub async fn list_notices(
         let mut conn = state.db.reader().acquire().await?;
         Ok(store::list(&mut conn, caller.tenant.as_str(), name.as_deref(), published).await?)
     };
-    let notices = match listed.await {
-        Ok(notices) => notices,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
-    };
+    let notices = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, listed.await).await?;
     let event = caller.event(ACTION, None, vec!["notice".into()], Outcome::Allowed, 200);
     state.audit.append(&event, &state.now_db()).await?;
     Ok(Json(NoticeList { items: notices.iter().map(|n| n.view(false)).collect() }))
@@ -326,10 +317,7 @@ pub async fn serve_notice(
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "notice.served";
     guard(&state, &caller, (SERVERS, SERVE_PURPOSES), ACTION).await?;
-    let party = match audited::party_id(&id) {
-        Ok(party) => party,
-        Err(error) => return Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
-    };
+    let party = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, audited::party_id(&id)).await?;
     match record_served(&state, &caller, &headers, &party, body).await {
         Ok(response) => Ok(response.into_response()),
         Err(error) => Err(audited::refusal(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),

@@ -8,10 +8,10 @@
 //! SQLite the audit writer needs the write connection the transaction holds).
 
 use super::store::{self, PartyState};
+use crate::api::audited::{self, Target};
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::api::AppState;
-use crate::audit::Outcome;
 use crate::ids::PartyId;
 
 /// Ok when `party` is an active party of the caller's tenant; otherwise the audited 404/410.
@@ -71,19 +71,6 @@ pub async fn audit_error(
     party: Option<&PartyId>,
     error: ApiError,
 ) -> ApiError {
-    if matches!(error, ApiError::AuditUnavailable | ApiError::ClientRevoked) {
-        return error;
-    }
-    let status = error.status();
-    let outcome = if status.is_server_error() { Outcome::Failed } else { Outcome::Denied };
-    let mut event = caller.event(action, party.map(PartyId::to_string), Vec::new(), outcome, status.as_u16());
-    event.error_code = Some(error.code());
-    let unknown_party = matches!(error, ApiError::NotFound { what: "party" });
-    if let Some(party) = party.filter(|_| !unknown_party) {
-        event = event.about_parties([party.to_string()]);
-    }
-    match state.audit.append(&event, &state.now_db()).await {
-        Ok(()) => error,
-        Err(audit) => ApiError::from(audit),
-    }
+    let target = party.map_or(Target::Nothing, |party| Target::Gated(party.as_str()));
+    audited::refusal(state, caller, action, target, error).await
 }

@@ -47,23 +47,14 @@ impl ProofSigner {
     }
 }
 
-/// Reads a key file (`PRIVATE+KEY+...`).
+/// Reads a consent-proof key file (`PRIVATE+KEY+...`).
 pub fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    SigningKey::parse(text.trim()).with_context(|| format!("{} is not a consent-proof signing key", path.display()))
+    crate::audit::signer::read_key_file(path, "a consent-proof")
 }
 
-/// Creates a new key file readable by its owner only; refuses to overwrite one.
+/// Creates a new consent-proof key file readable by its owner only; refuses to overwrite one.
 pub fn write_new_key(path: &Path, name: &str) -> anyhow::Result<VerifierKey> {
-    let key = SigningKey::generate(name).context("generating the consent-proof signing key")?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
-    std::io::Write::write_all(&mut file, format!("{}\n", key.to_text().expose_secret()).as_bytes())?;
-    file.sync_all()?;
-    Ok(key.verifier())
+    crate::audit::signer::write_new_key_file(path, name, "the consent-proof")
 }
 
 #[cfg(test)]
