@@ -112,7 +112,8 @@ pub async fn ingest_batch(
 ) -> Result<Vec<(u64, Outcome)>, IngestError> {
     let factory = ctx.keys.party_key_factory(conn, ctx.tenant).await?;
     let indexer = ctx.keys.blind_indexer_for_write(conn, ctx.tenant).await?;
-    let mut taken = lookup_taken(conn, ctx.tenant, &indexer, &records).await?;
+    let taken = lookup_taken(conn, ctx.tenant, &indexer, &records).await?;
+    let mut taken = lock_found_parties(conn, ctx.tenant, &indexer, &records, taken).await?;
     let mut writer = BatchWriter {
         ctx,
         factory: &factory,
@@ -157,6 +158,39 @@ async fn lookup_taken(
     let identities = existing_identities(conn, tenant.as_str(), &borrowed).await?;
     let obligation_refs = existing_refs(conn, tenant.as_str(), &refs).await?;
     Ok(Taken { identities, obligation_refs })
+}
+
+/// Takes the per-party lock of every existing party the batch found, as any other write
+/// about them does, and looks again once they are held: an erasure that committed before
+/// its lock was ours removed that party's identities, so the person is created anew
+/// instead of an obligation being linked to an erased party (and an erasure that comes
+/// later sees the new obligation as a hold). Locks are taken in id order; a party first
+/// found by the second look is locked too, until a look finds nothing new.
+async fn lock_found_parties(
+    conn: &mut Conn,
+    tenant: &TenantId,
+    indexer: &BlindIndexer,
+    records: &[Record],
+    mut taken: Taken,
+) -> Result<Taken, sqlx::Error> {
+    if crate::db::backend_of_conn(conn) != crate::db::Backend::Postgres {
+        // SQLite's single writer already serializes every write transaction.
+        return Ok(taken);
+    }
+    let mut locked: HashSet<String> = HashSet::new();
+    loop {
+        let mut found: Vec<&String> = taken.identities.values().filter(|p| !locked.contains(*p)).collect();
+        if found.is_empty() {
+            return Ok(taken);
+        }
+        found.sort();
+        found.dedup();
+        for party in &found {
+            crate::db::lock_party_in(conn, party).await?;
+        }
+        locked.extend(found.into_iter().cloned());
+        taken = lookup_taken(conn, tenant, indexer, records).await?;
+    }
 }
 
 /// Checks a record against what is taken; linking or creating co-parties is decided

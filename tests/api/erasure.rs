@@ -322,3 +322,42 @@ async fn the_gateway_s_own_worker_runs_the_rotation_an_erasure_schedules() {
     assert_eq!(app.read_party(Role::Compliance, "compliance_review", &kept).await.0, 200);
     app.stop().await;
 }
+
+/// An import that links an existing co-debtor or guarantor is a write about that party:
+/// it waits for the party's lock, so an erasure holding it cannot slip in between the
+/// import's lookup and its insert and leave an open obligation linked to an erased party.
+/// The test holds the lock (on SQLite: the single writer) and erases the party as
+/// erasure does; the import, let through afterwards, finds no such person any more and
+/// creates a new one.
+#[tokio::test]
+async fn an_import_waits_for_the_lock_of_a_party_it_links_and_never_links_one_erased_meanwhile() {
+    let app = spawn_app().await;
+    let guarantor = app.create_party(&party(1)).await;
+    let mut holding = app.db.begin_write().await.unwrap();
+    custodia::db::lock_party_in(&mut holding, &guarantor).await.unwrap();
+
+    let mut body = party(2);
+    body["obligations"] = json!([{
+        "external_ref": "OBL-LINK-1", "product": "credit_card", "currency": "COP", "principal": "1000.00",
+        "balance": "500.00", "due_date": "2026-01-15", "status": "delinquent",
+        "co_parties": [{"role": "guarantor", "party": party(1)}]
+    }]);
+    let request = app.as_role(Role::Ingest, "ingest", reqwest::Method::POST, "/v1/parties").json(&body);
+    let import = tokio::spawn(async move { request.send().await.unwrap().status().as_u16() });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!import.is_finished(), "the import waits for the lock of the party it links");
+
+    custodia::vault::erasure::store::shred(&mut holding, TENANT, &guarantor, "2026-11-30T12:00:00.000000Z")
+        .await
+        .unwrap();
+    holding.commit().await.unwrap();
+    assert_eq!(import.await.unwrap(), 201);
+
+    let linked: Vec<String> = sqlx::query_scalar("SELECT party_id FROM obligation_parties WHERE role = 'guarantor'")
+        .fetch_all(app.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(linked.len(), 1, "the obligation has its guarantor");
+    assert_ne!(linked[0], guarantor, "never the party erased while the import waited");
+    app.stop().await;
+}
