@@ -231,6 +231,27 @@ pub async fn lock_party_in(conn: &mut Conn, party_id: &str) -> Result<(), sqlx::
     advisory_lock_in(conn, "party", party_id).await
 }
 
+/// The party locks of `sorted_ids` in one round trip, in the order given: callers pass
+/// ids sorted (as every caller that takes several party locks does), so that two
+/// transactions never wait on each other. A no-op on SQLite, like [`lock_party_in`].
+pub async fn lock_parties_in(conn: &mut Conn, sorted_ids: &[String]) -> Result<(), sqlx::Error> {
+    if backend_of_conn(conn) != Backend::Postgres {
+        return Ok(());
+    }
+    for chunk in sorted_ids.chunks(1_024) {
+        // A VALUES list is scanned in the order written; no ORDER BY here, whose collation
+        // could differ from the byte order the callers sort by.
+        let values: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i})")).collect();
+        let sql = format!(
+            "SELECT COUNT(pg_advisory_xact_lock(hashtextextended(name, 0))) FROM (VALUES {}) AS locks(name)",
+            values.join(", ")
+        );
+        let query = chunk.iter().fold(sqlx::query(&sql), |query, id| query.bind(format!("party:{id}")));
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// [`Db::advisory_lock`] for code that holds only the transaction.
 pub async fn advisory_lock_in(conn: &mut Conn, scope: &str, name: &str) -> Result<(), sqlx::Error> {
     if backend_of_conn(conn) == Backend::Postgres {

@@ -113,7 +113,7 @@ pub async fn ingest_batch(
     let factory = ctx.keys.party_key_factory(conn, ctx.tenant).await?;
     let indexer = ctx.keys.blind_indexer_for_write(conn, ctx.tenant).await?;
     let taken = lookup_taken(conn, ctx.tenant, &indexer, &records).await?;
-    let mut taken = lock_found_parties(conn, ctx.tenant, &indexer, &records, taken).await?;
+    let mut taken = lock_found_parties(conn, ctx.tenant, taken).await?;
     let mut writer = BatchWriter {
         ctx,
         factory: &factory,
@@ -161,35 +161,32 @@ async fn lookup_taken(
 }
 
 /// Takes the per-party lock of every existing party the batch found, as any other write
-/// about them does, and looks again once they are held: an erasure that committed before
-/// its lock was ours removed that party's identities, so the person is created anew
-/// instead of an obligation being linked to an erased party (and an erasure that comes
-/// later sees the new obligation as a hold). Locks are taken in id order; a party first
-/// found by the second look is locked too, until a look finds nothing new.
-async fn lock_found_parties(
-    conn: &mut Conn,
-    tenant: &TenantId,
-    indexer: &BlindIndexer,
-    records: &[Record],
-    mut taken: Taken,
-) -> Result<Taken, sqlx::Error> {
+/// about them does, then looks those identities up again under the locks: an erasure
+/// that committed before a lock was ours removed that party's identities (the person is
+/// then created anew instead of an obligation being linked to an erased party, and a
+/// later erasure sees the new obligation as a hold), and a rectification may have moved
+/// one to another party (locked in turn, until a look finds no party not yet locked).
+async fn lock_found_parties(conn: &mut Conn, tenant: &TenantId, mut taken: Taken) -> Result<Taken, sqlx::Error> {
     if crate::db::backend_of_conn(conn) != crate::db::Backend::Postgres {
         // SQLite's single writer already serializes every write transaction.
         return Ok(taken);
     }
     let mut locked: HashSet<String> = HashSet::new();
     loop {
-        let mut found: Vec<&String> = taken.identities.values().filter(|p| !locked.contains(*p)).collect();
+        let mut found: Vec<String> = taken.identities.values().filter(|p| !locked.contains(*p)).cloned().collect();
         if found.is_empty() {
             return Ok(taken);
         }
         found.sort();
         found.dedup();
-        for party in &found {
-            crate::db::lock_party_in(conn, party).await?;
-        }
-        locked.extend(found.into_iter().cloned());
-        taken = lookup_taken(conn, tenant, indexer, records).await?;
+        crate::db::lock_parties_in(conn, &found).await?;
+        locked.extend(found);
+        let again = {
+            let digests: Vec<(&str, &[u8])> =
+                taken.identities.keys().map(|(kind, digest)| (kind.as_str(), digest.as_slice())).collect();
+            existing_identities(conn, tenant.as_str(), &digests).await?
+        };
+        taken.identities = again;
     }
 }
 
