@@ -135,7 +135,14 @@ async fn dump(db: &Db) -> anyhow::Result<Vec<TableRows>> {
 fn value(row: &sqlx::any::AnyRow, column: &str) -> anyhow::Result<SqlValue> {
     let raw = row.try_get_raw(column)?;
     if raw.is_null() {
-        return Ok(SqlValue::OptText(None));
+        // A NULL keeps its column's type: PostgreSQL refuses a text NULL for a bytea column.
+        let declared =
+            row.columns().iter().find(|c| c.name() == column).map(|c| c.type_info().name().to_ascii_uppercase());
+        return Ok(match declared.unwrap_or_default() {
+            kind if kind.contains("INT") => SqlValue::OptInt(None),
+            kind if kind.contains("BLOB") || kind.contains("BYTEA") => SqlValue::OptBlob(None),
+            _ => SqlValue::OptText(None),
+        });
     }
     let kind = raw.type_info().name().to_ascii_uppercase();
     Ok(if kind.contains("INT") {
