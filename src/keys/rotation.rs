@@ -57,6 +57,13 @@ pub async fn rotate_master(db: &Db, keys: &KeyService) -> Result<u32, RotationEr
     ring.save_file(&path)?;
     keys.set_keyring(ring);
     let mut tx = db.begin_write().await?;
+    if db.backend() == Backend::Postgres {
+        // As in the tenant rotations: writers share-lock the key rows they use, one
+        // statement per purpose, so updating every row in scan order met a writer holding
+        // one of them and waiting for another: a deadlock (seen under live reads). The
+        // table lock lets writers in flight finish and holds new ones until the commit.
+        sqlx::query("LOCK TABLE tenant_keys IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+    }
     let rows = sqlx::query("SELECT tenant_id, purpose, version, master_version, wrapped FROM tenant_keys WHERE wrapped IS NOT NULL AND master_version <> $1")
         .bind(i64::from(new_version))
         .fetch_all(&mut *tx)
