@@ -113,6 +113,18 @@ impl Caller {
         state.audit.append(&event, &state.now_db()).await?;
         Err(error)
     }
+
+    /// [`Caller::require_role`] then [`Caller::require_purpose`]: an endpoint's access
+    /// rule, written as the (roles, purposes) pair its module declares.
+    pub async fn require_access(
+        &self,
+        state: &AppState,
+        (roles, purposes): (&[Role], &[Purpose]),
+        action: &'static str,
+    ) -> Result<(), ApiError> {
+        self.require_role(state, roles, action).await?;
+        self.require_purpose(state, purposes, action).await
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

@@ -78,22 +78,6 @@ impl From<ProofError> for ApiError {
     }
 }
 
-/// Role and purpose checks (each audits its refusal), then the party id of the path.
-async fn guard(
-    state: &AppState,
-    caller: &Caller,
-    (roles, purposes): (&[Role], &[Purpose]),
-    action: &'static str,
-    id: &str,
-) -> Result<PartyId, ApiError> {
-    caller.require_role(state, roles, action).await?;
-    caller.require_purpose(state, purposes, action).await?;
-    match audited::party_id(id) {
-        Ok(party) => Ok(party),
-        Err(error) => Err(audited::refusal(state, caller, action, Target::Nothing, error).await),
-    }
-}
-
 /// Records one grant or one revocation (`Idempotency-Key` makes retries safe).
 #[utoipa::path(post, path = "/v1/parties/{id}/consents", tag = "consents", request_body = ConsentRequest,
     params(("id" = String, Path), ("X-Purpose" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
@@ -107,7 +91,7 @@ pub async fn post_consent(
     body: Result<JsonBody<ConsentRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = body.as_ref().map(|b| b.value.action.audit_action()).unwrap_or("consent.write");
-    let party = guard(&state, &caller, (WRITERS, WRITE_PURPOSES), action, &id).await?;
+    let party = crate::vault::gate::authorized_party(&state, &caller, (WRITERS, WRITE_PURPOSES), action, &id).await?;
     match write(&state, &caller, &headers, &party, body).await {
         Ok(response) => Ok(response),
         Err(error) => Err(audited::refusal(&state, &caller, action, Target::Party(party.as_str()), error).await),
@@ -144,7 +128,7 @@ pub async fn get_consents(
     Path(id): Path<String>,
 ) -> Result<Json<ConsentsView>, ApiError> {
     const ACTION: &str = "consent.read";
-    let party = guard(&state, &caller, (READERS, READ_PURPOSES), ACTION, &id).await?;
+    let party = crate::vault::gate::authorized_party(&state, &caller, (READERS, READ_PURPOSES), ACTION, &id).await?;
     let read = async {
         let mut conn = state.db.reader().acquire().await?;
         Ok::<_, ApiError>(ledger::state_and_history(&mut conn, &caller.tenant, &party).await?)
@@ -170,7 +154,7 @@ pub async fn get_proof(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "consent.proof";
-    let party = guard(&state, &caller, (PROVERS, PROOF_PURPOSES), ACTION, &id).await?;
+    let party = crate::vault::gate::authorized_party(&state, &caller, (PROVERS, PROOF_PURPOSES), ACTION, &id).await?;
     let built = match prove(&state, &caller, &party).await {
         Ok(package) => serde_json::to_vec(&package).map_err(ApiError::internal),
         Err(error) => Err(error),

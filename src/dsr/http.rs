@@ -74,17 +74,6 @@ impl From<DsrError> for ApiError {
     }
 }
 
-/// Role and purpose checks (each audits its refusal).
-pub(crate) async fn guard(
-    state: &AppState,
-    caller: &Caller,
-    (roles, purposes): (&[Role], &[Purpose]),
-    action: &'static str,
-) -> Result<(), ApiError> {
-    caller.require_role(state, roles, action).await?;
-    caller.require_purpose(state, purposes, action).await
-}
-
 /// The request id of a path and the party it is about (read without a lock). A
 /// malformed or unknown id is an audited 404 that names no party.
 pub(crate) async fn target(
@@ -124,7 +113,7 @@ pub async fn create_request(
     body: Result<JsonBody<CreateRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "dsr.create";
-    guard(&state, &caller, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
     let body = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, body).await?;
     let Ok(party) = PartyId::parse(&body.value.party_id) else {
         let error = ApiError::NotFound { what: "party" };
@@ -176,7 +165,7 @@ pub async fn step_request(
     body: Result<JsonBody<ActionRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = body.as_ref().map(|b| b.value.audit_action()).unwrap_or("dsr.step");
-    guard(&state, &caller, (OFFICERS, WRITE_PURPOSES), action).await?;
+    caller.require_access(&state, (OFFICERS, WRITE_PURPOSES), action).await?;
     let (id, party) = target(&state, &caller, &id, action).await?;
     match step(&state, &caller, &headers, &id, body).await {
         Ok(response) => Ok(response),
@@ -230,7 +219,7 @@ pub async fn verify_identity(
     body: Result<JsonBody<IdentityRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "dsr.identity";
-    guard(&state, &caller, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
     let (id, party) = target(&state, &caller, &id, ACTION).await?;
     let result = async {
         let body = body?;
@@ -272,7 +261,7 @@ pub async fn assign_request(
     body: Result<JsonBody<AssignRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "dsr.assign";
-    guard(&state, &caller, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
     let (id, party) = target(&state, &caller, &id, ACTION).await?;
     let result = async {
         let body = body?;

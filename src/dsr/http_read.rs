@@ -6,7 +6,7 @@
 //! before it is answered; the dossier's and the proof's records carry the SHA-256 of the
 //! exact bytes sent, which is what answering the request names.
 
-use super::http::{cutoff, guard, target, OFFICERS, READERS, READ_PURPOSES, WRITE_PURPOSES};
+use super::http::{cutoff, target, OFFICERS, READERS, READ_PURPOSES, WRITE_PURPOSES};
 use super::request::Request;
 use super::store::{self, ListFilter};
 use super::view::{RequestDetail, RequestList, RequestView, SettingsView};
@@ -105,7 +105,7 @@ pub async fn list_requests(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<RequestList>, ApiError> {
     const ACTION: &str = "dsr.list";
-    guard(&state, &caller, (READERS, READ_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (READERS, READ_PURPOSES), ACTION).await?;
     let listed = async {
         let filter = parse_list(&params, caller.tenant.as_str(), &cutoff(&state))?;
         let mut conn = state.db.reader().acquire().await?;
@@ -155,7 +155,7 @@ pub async fn get_request(
     Path(id): Path<String>,
 ) -> Result<Json<RequestDetail>, ApiError> {
     const ACTION: &str = "dsr.read";
-    guard(&state, &caller, (READERS, READ_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (READERS, READ_PURPOSES), ACTION).await?;
     let (id, party) = target(&state, &caller, &id, ACTION).await?;
     let read = async {
         let mut conn = state.db.reader().acquire().await?;
@@ -211,7 +211,7 @@ pub async fn get_dossier(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "dsr.dossier";
-    guard(&state, &caller, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
     let (id, party) = target(&state, &caller, &id, ACTION).await?;
     let built = async {
         let request = answerable(&state, &caller, &id, Kind::Consulta).await?;
@@ -242,7 +242,7 @@ pub async fn get_proof(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "dsr.proof";
-    guard(&state, &caller, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (OFFICERS, WRITE_PURPOSES), ACTION).await?;
     let (id, party) = target(&state, &caller, &id, ACTION).await?;
     let built = async {
         let request = answerable(&state, &caller, &id, Kind::PruebaAutorizacion).await?;

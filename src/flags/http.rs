@@ -70,21 +70,6 @@ pub struct FlagsView {
     pub history: Vec<FlagEventJson>,
 }
 
-async fn guard(
-    state: &AppState,
-    caller: &Caller,
-    (roles, purposes): (&[Role], &[Purpose]),
-    action: &'static str,
-    id: &str,
-) -> Result<PartyId, ApiError> {
-    caller.require_role(state, roles, action).await?;
-    caller.require_purpose(state, purposes, action).await?;
-    match audited::party_id(id) {
-        Ok(party) => Ok(party),
-        Err(error) => Err(audited::refusal(state, caller, action, Target::Nothing, error).await),
-    }
-}
-
 /// Sets or clears one flag (`Idempotency-Key` makes retries safe).
 #[utoipa::path(post, path = "/v1/parties/{id}/flags", tag = "flags", request_body = FlagRequest,
     params(("id" = String, Path), ("X-Purpose" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
@@ -97,7 +82,7 @@ pub async fn post_flag(
     body: Result<JsonBody<FlagRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let action = body.as_ref().map(|b| b.value.action.audit_action()).unwrap_or("flag.write");
-    let party = guard(&state, &caller, (WRITERS, WRITE_PURPOSES), action, &id).await?;
+    let party = crate::vault::gate::authorized_party(&state, &caller, (WRITERS, WRITE_PURPOSES), action, &id).await?;
     match write(&state, &caller, &headers, &party, body).await {
         Ok(response) => Ok(response),
         Err(error) => Err(audited::refusal(&state, &caller, action, Target::Party(party.as_str()), error).await),
@@ -137,7 +122,7 @@ pub async fn get_flags(
     Path(id): Path<String>,
 ) -> Result<Json<FlagsView>, ApiError> {
     const ACTION: &str = "flag.read";
-    let party = guard(&state, &caller, (READERS, READ_PURPOSES), ACTION, &id).await?;
+    let party = crate::vault::gate::authorized_party(&state, &caller, (READERS, READ_PURPOSES), ACTION, &id).await?;
     let read = async {
         let mut conn = state.db.reader().acquire().await?;
         Ok::<_, ApiError>(super::history(&mut conn, &caller.tenant, &party).await?)

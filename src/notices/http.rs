@@ -62,16 +62,6 @@ impl From<NoticeError> for ApiError {
     }
 }
 
-async fn guard(
-    state: &AppState,
-    caller: &Caller,
-    (roles, purposes): (&[Role], &[Purpose]),
-    action: &'static str,
-) -> Result<(), ApiError> {
-    caller.require_role(state, roles, action).await?;
-    caller.require_purpose(state, purposes, action).await
-}
-
 /// Audits an allowed notice operation (writes pass their transaction).
 fn notice_event(caller: &Caller, action: &'static str, notice: &Notice, status: u16) -> crate::audit::AuditEvent {
     let mut event = caller.event(action, Some(notice.id.clone()), vec!["notice".into()], Outcome::Allowed, status);
@@ -94,7 +84,7 @@ pub async fn create_notice(
     body: Result<JsonBody<NoticeInput>, ApiError>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "notice.create";
-    guard(&state, &caller, (EDITORS, EDIT_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (EDITORS, EDIT_PURPOSES), ACTION).await?;
     match create(&state, &caller, &headers, body).await {
         Ok(response) => Ok(response),
         Err(error) => Err(audited::refusal(&state, &caller, ACTION, Target::Nothing, error).await),
@@ -161,7 +151,7 @@ pub async fn patch_notice(
     body: Result<JsonBody<NoticePatch>, ApiError>,
 ) -> Result<Json<NoticeView>, ApiError> {
     const ACTION: &str = "notice.update";
-    guard(&state, &caller, (EDITORS, EDIT_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (EDITORS, EDIT_PURPOSES), ACTION).await?;
     let id = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, notice_id(&id)).await?;
     let updated = async {
         let patch = body?.value;
@@ -215,7 +205,7 @@ pub async fn publish_notice(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "notice.publish";
-    guard(&state, &caller, (EDITORS, EDIT_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (EDITORS, EDIT_PURPOSES), ACTION).await?;
     let id = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, notice_id(&id)).await?;
     let published = async {
         let route = format!("/v1/notices/{id}/publish");
@@ -258,7 +248,7 @@ pub async fn list_notices(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<NoticeList>, ApiError> {
     const ACTION: &str = "notice.read";
-    guard(&state, &caller, (READERS, READ_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (READERS, READ_PURPOSES), ACTION).await?;
     let listed = async {
         if params.keys().any(|k| k != "name" && k != "state") {
             return Err(ApiError::bad_request("unknown_parameter", "unknown query parameter; accepted: name, state"));
@@ -288,7 +278,7 @@ pub async fn get_notice(
     Path(id): Path<String>,
 ) -> Result<Json<NoticeView>, ApiError> {
     const ACTION: &str = "notice.read";
-    guard(&state, &caller, (READERS, READ_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (READERS, READ_PURPOSES), ACTION).await?;
     let loaded = async {
         let id = notice_id(&id)?;
         let mut conn = state.db.reader().acquire().await?;
@@ -316,7 +306,7 @@ pub async fn serve_notice(
     body: Result<JsonBody<ServedInput>, ApiError>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "notice.served";
-    guard(&state, &caller, (SERVERS, SERVE_PURPOSES), ACTION).await?;
+    caller.require_access(&state, (SERVERS, SERVE_PURPOSES), ACTION).await?;
     let party = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, audited::party_id(&id)).await?;
     match record_served(&state, &caller, &headers, &party, body).await {
         Ok(response) => Ok(response.into_response()),

@@ -46,6 +46,19 @@ pub async fn refuse(
     audit_error(state, caller, action, Some(party), error).await
 }
 
+/// The caller's access to an endpoint about a party (`(roles, purposes)`, each refusal
+/// audited), then the party id in its path, parsed as [`parse_party`] does.
+pub async fn authorized_party(
+    state: &AppState,
+    caller: &Caller,
+    access: (&[crate::access::Role], &[crate::access::Purpose]),
+    action: &'static str,
+    id: &str,
+) -> Result<PartyId, ApiError> {
+    caller.require_access(state, access, action).await?;
+    parse_party(state, caller, id, action).await
+}
+
 /// The party id in a path; a malformed one is an audited 404 like an unknown one.
 pub async fn parse_party(
     state: &AppState,
