@@ -15,6 +15,9 @@
 use ring::digest;
 use std::collections::HashMap;
 
+mod range;
+pub use range::{NotInRun, RangeNodes};
+
 /// A SHA-256 digest: leaf hash, interior node hash or tree root.
 pub type Hash = [u8; 32];
 

@@ -5,7 +5,7 @@
 //! settled by [`Merger`], in order.
 
 use crate::audit::encoding::{parties_of, Fields, Parts};
-use crate::audit::merkle::{Hash, TreeBuilder};
+use crate::audit::merkle::{Hash, RangeNodes, TreeBuilder};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
@@ -57,7 +57,9 @@ struct Span {
 #[derive(Debug, Default)]
 pub struct Chunk {
     pub first: u64,
-    pub leaves: Vec<Hash>,
+    /// The records' leaves and every subtree complete among them, hashed by the reader
+    /// so that the merge, which runs on one thread, hashes only a few nodes per chunk.
+    pub nodes: RangeNodes,
     /// Each party the chunk's records are about: what its first record there links to
     /// (the previous leaf hash it names, and that record's index), and the leaf of its
     /// last record there.
@@ -80,7 +82,7 @@ impl ChunkChecker {
     pub fn new(first: u64, size: usize) -> Self {
         let chunk = Chunk {
             first,
-            leaves: Vec::with_capacity(size),
+            nodes: RangeNodes::new(first, size),
             parties: Map::with_capacity_and_hasher(size, ahash::RandomState::new()),
             ..Chunk::default()
         };
@@ -89,10 +91,10 @@ impl ChunkChecker {
 
     /// Checks the next record; false once a problem was found (stop pushing).
     pub fn push(&mut self, item: Result<ItemRef<'_>, String>) -> bool {
-        let index = self.chunk.first + self.chunk.leaves.len() as u64;
+        let index = self.chunk.nodes.end();
         match item.and_then(|item| self.check(index, &item)) {
             Ok(leaf) => {
-                self.chunk.leaves.push(leaf);
+                self.chunk.nodes.push(leaf);
                 true
             }
             Err(message) => {
@@ -104,7 +106,7 @@ impl ChunkChecker {
 
     /// The checked chunk; `expected` is how many records its range should have held.
     pub fn finish(mut self, expected: u64) -> Chunk {
-        let held = self.chunk.leaves.len() as u64;
+        let held = self.chunk.nodes.len();
         if self.chunk.problem.is_none() && held < expected {
             let first_missing = self.chunk.first + held;
             self.chunk.problem = Some((first_missing, "missing: the record was deleted or the log truncated".into()));
@@ -175,9 +177,10 @@ fn broken_link(party: &str) -> String {
     )
 }
 
-/// What the checker reads of each record: everything the leaf covers, the leaf index and
-/// the stored leaf hash (in this order; [`item`] reads them by position).
-pub const COLUMNS: &str = "leaf_index, log_id, recorded_at, request_id, client_id, role, on_behalf_of, purpose, \
+/// What the checker reads of each record: everything the leaf covers but the log (the
+/// query selects one log: its name is known), the leaf index and the stored leaf hash (in
+/// this order; [`item`] reads them by position).
+pub const COLUMNS: &str = "leaf_index, recorded_at, request_id, client_id, role, on_behalf_of, purpose, \
      action, resource_id, fields, outcome, status, error_code, evidence, parties, leaf_hash";
 
 /// Column access to a row selected with [`COLUMNS`], borrowing the driver's bytes.
@@ -188,34 +191,34 @@ pub trait StoredRow {
     fn blob(&self, column: usize) -> Result<Option<&[u8]>, String>;
 }
 
-/// The record in `row` (selected with [`COLUMNS`]), borrowed: the encoding is written from
-/// the row's own bytes.
-pub fn item<R: StoredRow>(row: &R) -> Result<ItemRef<'_>, String> {
+/// The record of `log` in `row` (selected with [`COLUMNS`] from that log), borrowed: the
+/// encoding is written from the row's own bytes.
+pub fn item<'a, R: StoredRow>(log: &'a [u8], row: &'a R) -> Result<ItemRef<'a>, String> {
     let (int, text, blob) = (|c| row.int(c), |c| row.text(c), |c| row.blob(c));
-    let status = int(12)?.ok_or("status is NULL")?;
-    let evidence = match blob(14)? {
+    let status = int(11)?.ok_or("status is NULL")?;
+    let evidence = match blob(13)? {
         None => None,
         Some(bytes) => Some(<&[u8; 32]>::try_from(bytes).map_err(|_| "evidence is not 32 bytes")?),
     };
     let parts = Parts {
-        log: text(1)?.ok_or("log_id is NULL")?,
-        recorded_at: text(2)?.ok_or("recorded_at is NULL")?,
-        request_id: text(3)?.ok_or("request_id is NULL")?,
-        client_id: text(4)?,
-        role: text(5)?,
-        on_behalf_of: text(6)?,
-        purpose: text(7)?,
-        action: text(8)?.ok_or("action is NULL")?,
-        resource_id: text(9)?,
-        fields: Fields::Joined(text(10)?.ok_or("fields is NULL")?),
-        outcome: text(11)?.ok_or("outcome is NULL")?,
+        log,
+        recorded_at: text(1)?.ok_or("recorded_at is NULL")?,
+        request_id: text(2)?.ok_or("request_id is NULL")?,
+        client_id: text(3)?,
+        role: text(4)?,
+        on_behalf_of: text(5)?,
+        purpose: text(6)?,
+        action: text(7)?.ok_or("action is NULL")?,
+        resource_id: text(8)?,
+        fields: Fields::Joined(text(9)?.ok_or("fields is NULL")?),
+        outcome: text(10)?.ok_or("outcome is NULL")?,
         status: u16::try_from(status).map_err(|_| "status out of range")?,
-        error_code: text(13)?,
+        error_code: text(12)?,
         evidence,
         // Records written before parties were stored have none: the empty list.
-        parties: blob(15)?.unwrap_or(&[0, 0, 0, 0]),
+        parties: blob(14)?.unwrap_or(&[0, 0, 0, 0]),
     };
-    Ok(ItemRef { leaf_index: int(0)?, parts, stored_leaf: blob(16)? })
+    Ok(ItemRef { leaf_index: int(0)?, parts, stored_leaf: blob(15)? })
 }
 
 /// Why merging stopped.
@@ -242,30 +245,49 @@ impl<'t> Merger<'t> {
 
     /// Adds the next chunk (its `first` must be the tree's size).
     pub fn merge(&mut self, chunk: Chunk) -> Result<(), Failure> {
-        self.check_roots()?;
-        let cross = chunk
-            .parties
-            .iter()
-            .filter(|(key, span)| span.first_prev.as_ref() != self.heads.get(*key))
-            .min_by_key(|(_, span)| span.first_index)
-            .map(|(key, span)| (span.first_index, broken_link(&party_name(&chunk, *key))));
+        let cross = self.link_chunk(&chunk);
         let first_problem = [cross, chunk.problem].into_iter().flatten().min_by_key(|(index, _)| *index);
-        let good = first_problem.as_ref().map_or(chunk.leaves.len() as u64, |(index, _)| index - chunk.first);
-        for leaf in chunk.leaves.iter().take(good as usize) {
-            self.push(*leaf)?;
+        let good = first_problem.as_ref().map_or(chunk.nodes.end(), |(index, _)| *index);
+        self.check_roots(&chunk.nodes, good)?;
+        self.tree
+            .extend_to(&chunk.nodes, good)
+            .map_err(|e| Failure::Record { index: e.from, message: e.to_string() })?;
+        match first_problem {
+            Some((index, message)) => Err(Failure::Record { index, message }),
+            None => Ok(()),
         }
-        if let Some((index, message)) = first_problem {
-            return Err(Failure::Record { index, message });
+    }
+
+    /// Checks each party's first record in `chunk` against that party's last record in
+    /// the chunks before, and moves each head on to its last record in `chunk`; returns
+    /// the first broken link. One map probe per party and chunk: at millions of records
+    /// this loop is most of what the single merging thread does.
+    fn link_chunk(&mut self, chunk: &Chunk) -> Option<(u64, String)> {
+        let mut broken: Option<(u64, PartyKey)> = None;
+        for (key, span) in &chunk.parties {
+            let linked = match self.heads.entry(*key) {
+                Entry::Occupied(mut head) => {
+                    let linked = span.first_prev.as_ref() == Some(head.get());
+                    head.insert(span.last_leaf);
+                    linked
+                }
+                Entry::Vacant(head) => {
+                    head.insert(span.last_leaf);
+                    span.first_prev.is_none()
+                }
+            };
+            if !linked && broken.is_none_or(|(index, _)| span.first_index < index) {
+                broken = Some((span.first_index, *key));
+            }
         }
-        self.heads.extend(chunk.parties.into_iter().map(|(key, span)| (key, span.last_leaf)));
-        Ok(())
+        broken.map(|(index, key)| (index, broken_link(&party_name(chunk, key))))
     }
 
     /// Confirms every record up to `latest` was merged and every root checked (the readers'
     /// ranges imply it; this states it).
     pub fn finish(&mut self, latest: u64) -> Result<(), Failure> {
-        self.check_roots()?;
         let size = self.tree.size();
+        self.check_roots(&RangeNodes::new(size, 0), size)?;
         if size != latest {
             return Err(Failure::Record {
                 index: size,
@@ -278,19 +300,15 @@ impl<'t> Merger<'t> {
         }
     }
 
-    fn push(&mut self, leaf: Hash) -> Result<(), Failure> {
-        let size = self.tree.size();
-        self.tree.push(leaf).map_err(|e| Failure::Record { index: size, message: e.to_string() })?;
-        self.check_roots()
-    }
-
-    /// Compares the tree with every root still to check at its current size.
-    fn check_roots(&mut self) -> Result<(), Failure> {
+    /// Compares every root still to check at a size up to `upto` with the root the tree
+    /// has once extended with `run` to that size.
+    fn check_roots(&mut self, run: &RangeNodes, upto: u64) -> Result<(), Failure> {
         while let Some((size, root, what)) = self.targets.peek() {
-            if *size != self.tree.size() {
+            if *size > upto {
                 break;
             }
-            if self.tree.root() != *root {
+            let at = self.tree.root_at(run, *size).map_err(|_| Failure::Root { size: *size, what })?;
+            if at != *root {
                 return Err(Failure::Root { size: *size, what });
             }
             self.targets.next();
@@ -421,7 +439,7 @@ mod tests {
         items[3].leaf = Some(vec![0; 32]);
         let chunk = check_chunk(0, 6, items.iter().map(Stored::item));
         assert_eq!(chunk.problem.as_ref().map(|p| p.0), Some(3));
-        assert_eq!(chunk.leaves.len(), 3);
+        assert_eq!(chunk.nodes.len(), 3);
     }
 
     #[test]

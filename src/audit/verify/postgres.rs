@@ -34,9 +34,8 @@ pub async fn walk<F>(
         let end = first.saturating_add(chunk_size).min(latest);
         async move {
             let rows = sqlx::query(&sql).bind(&log).bind(to_i64(first)).bind(to_i64(end)).fetch_all(&pool).await?;
-            tokio::task::spawn_blocking(move || check_chunk(first, end - first, rows.iter().map(item)))
-                .await
-                .map_err(|e| sqlx::Error::Protocol(format!("verifier task: {e}")))
+            let items = move || check_chunk(first, end - first, rows.iter().map(|row| item(log.as_bytes(), row)));
+            tokio::task::spawn_blocking(items).await.map_err(|e| sqlx::Error::Protocol(format!("verifier task: {e}")))
         }
     };
     for first in starts.by_ref().take(IN_FLIGHT) {
