@@ -28,8 +28,7 @@ pub struct Core {
 
 /// Connects, migrates, loads the master keyring and the access policy.
 pub async fn open_core(config: &Config) -> anyhow::Result<Core> {
-    let db = Db::connect(&config.database_url, config.read_connections).await.context("connecting to the database")?;
-    db.migrate().await.context("running migrations")?;
+    let db = open_db(config).await?;
     let (keyring, path) = load_keyring(config).await?;
     if keyring.is_demo() {
         tracing::warn!("USING A DEMO MASTER KEY: this gateway must hold only generated demo data");
@@ -39,6 +38,13 @@ pub async fn open_core(config: &Config) -> anyhow::Result<Core> {
     Ok(Core { db, keys, access })
 }
 
+/// Connects and migrates, without the master key: for tools that never decrypt.
+pub async fn open_db(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url, config.read_connections).await.context("connecting to the database")?;
+    db.migrate().await.context("running migrations")?;
+    Ok(db)
+}
+
 async fn load_keyring(config: &Config) -> anyhow::Result<(Keyring, Option<std::path::PathBuf>)> {
     if let Some(path) = &config.master_key_file {
         return Ok((Keyring::load_file(path)?, Some(path.clone())));
@@ -46,7 +52,7 @@ async fn load_keyring(config: &Config) -> anyhow::Result<(Keyring, Option<std::p
     if let Some(value) = &config.master_key_env {
         return Ok((Keyring::from_env_value(value.expose_secret())?, None));
     }
-    let passphrase = config.master_passphrase.clone().context("no master key source configured")?;
+    let passphrase = config.master_passphrase.clone().context(crate::config::MASTER_KEY_SOURCES)?;
     let salt = config.master_key_salt.clone().unwrap_or_default();
     let ring = tokio::task::spawn_blocking(move || {
         Keyring::from_passphrase(passphrase.expose_secret().as_bytes(), salt.as_bytes())

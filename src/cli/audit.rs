@@ -7,7 +7,7 @@ use crate::audit::signer::{self, AuditSigner};
 use crate::audit::{self, bundle_verify, sealer, service, verify, Actor, AuditEvent, Outcome};
 use crate::config::Config;
 use crate::ids::TenantId;
-use crate::startup::{clock_from, open_core};
+use crate::startup::{clock_from, open_db};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
@@ -116,18 +116,19 @@ async fn with_config(config_path: Option<&Path>, command: AuditCommand) -> anyho
         println!("{}", signer.verifier().to_text());
         return Ok(0);
     }
-    let core = open_core(&config).await?;
+    // Audit records hold no personal values: nothing here decrypts, so no master key.
+    let db = open_db(&config).await?;
     let clock = clock_from(&config)?;
     let sealing = service::sealer_config(&config.audit);
     let code = match command {
         AuditCommand::Checkpoint { tenant } => {
-            let mut conn = core.db.reader().acquire().await?;
+            let mut conn = db.reader().acquire().await?;
             let checkpoint = audit::log::latest_checkpoint(&mut conn, TenantId::parse(&tenant)?.as_str()).await?;
             print!("{}", checkpoint.note);
             0
         }
         AuditCommand::Seal => {
-            sealer::seal_all(&core.db, &signer, &clock, &sealing).await?;
+            sealer::seal_all(&db, &signer, &clock, &sealing).await?;
             println!("sealed");
             0
         }
@@ -137,19 +138,19 @@ async fn with_config(config_path: Option<&Path>, command: AuditCommand) -> anyho
                 None => signer.verifier().clone(),
             };
             let trusted = read_optional(trusted_checkpoint.as_deref())?;
-            verify_command(&core.db, &signer, &key, tenant, trusted.as_deref()).await?
+            verify_command(&db, &signer, &key, tenant, trusted.as_deref()).await?
         }
         AuditCommand::Export { tenant, out, from, to, party, since_checkpoint } => {
             let since = read_optional(since_checkpoint.as_deref())?;
             let request = ExportArgs { tenant: TenantId::parse(&tenant)?, from, to, party, since };
-            let bytes = export(&core.db, &signer, &clock, &sealing, request).await?;
+            let bytes = export(&db, &signer, &clock, &sealing, request).await?;
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             println!("bundle written to {} ({} bytes)", out.display(), bytes.len());
             0
         }
         _ => 0,
     };
-    core.db.close().await;
+    db.close().await;
     Ok(code)
 }
 

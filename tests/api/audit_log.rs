@@ -550,3 +550,40 @@ async fn audit_logs_are_per_tenant_and_bundles_hold_no_personal_values() {
     }
     app.stop().await;
 }
+
+/// Audit records hold no personal values, so a regulator's or auditor's copy of the
+/// gateway's configuration needs no master key to verify or export the log; a command
+/// that decrypts still refuses to start without one, and says which sources it takes.
+#[tokio::test]
+async fn audit_commands_run_without_a_master_key_and_commands_that_decrypt_ask_for_one() {
+    let app = spawn_app().await;
+    activity(&app, 2).await;
+    let config = app.dir.path().join("auditor.toml");
+    let audit_key = app.config.audit.signing_key_file.clone().unwrap();
+    let text = format!(
+        "database_url = \"{}\"\naudit = {{ signing_key_file = \"{}\" }}\n",
+        app.database_url,
+        audit_key.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(crate::helpers::BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("CUSTODIA_MASTER_KEY")
+            .env_remove("CUSTODIA_MASTER_PASSPHRASE")
+            .env_remove("CUSTODIA_MASTER_KEY_FILE")
+            .output()
+            .unwrap()
+    };
+    let verified = run(&["audit", "verify", "--tenant", TENANT]);
+    let shown = String::from_utf8_lossy(&verified.stdout).to_string() + &String::from_utf8_lossy(&verified.stderr);
+    assert!(verified.status.success() && shown.contains(&format!("log {TENANT}: OK")), "{shown}");
+    let import = app.dir.path().join("parties.ndjson");
+    std::fs::write(&import, "").unwrap();
+    let refused = run(&["import", "--tenant", TENANT, import.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("exactly one master key source is needed"), "{said}");
+    app.stop().await;
+}
