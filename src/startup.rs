@@ -26,10 +26,11 @@ pub struct Core {
     pub access: AccessPolicy,
 }
 
-/// Connects, migrates, loads the master keyring and the access policy.
+/// Loads the master keyring, connects, migrates, loads the access policy. The keyring
+/// comes first, so that a command refused for want of a key has touched no database.
 pub async fn open_core(config: &Config) -> anyhow::Result<Core> {
-    let db = open_db(config).await?;
     let (keyring, path) = load_keyring(config).await?;
+    let db = open_db(config).await?;
     if keyring.is_demo() {
         tracing::warn!("USING A DEMO MASTER KEY: this gateway must hold only generated demo data");
     }

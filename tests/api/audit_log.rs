@@ -558,32 +558,39 @@ async fn audit_logs_are_per_tenant_and_bundles_hold_no_personal_values() {
 async fn audit_commands_run_without_a_master_key_and_commands_that_decrypt_ask_for_one() {
     let app = spawn_app().await;
     activity(&app, 2).await;
-    let config = app.dir.path().join("auditor.toml");
     let audit_key = app.config.audit.signing_key_file.clone().unwrap();
-    let text = format!(
-        "database_url = \"{}\"\naudit = {{ signing_key_file = \"{}\" }}\n",
-        app.database_url,
-        audit_key.display()
-    );
-    std::fs::write(&config, text).unwrap();
-    let run = |args: &[&str]| {
-        std::process::Command::new(crate::helpers::BIN)
+    // A configuration with the database and the audit key, and no master key source.
+    let keyless = |name: &str, database_url: &str| {
+        let path = app.dir.path().join(name);
+        let text = format!(
+            "database_url = \"{database_url}\"\naudit = {{ signing_key_file = \"{}\" }}\n",
+            audit_key.display()
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let run = |config: &std::path::Path, args: &[&str]| {
+        let output = std::process::Command::new(crate::helpers::BIN)
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .args(args)
             .env_remove("CUSTODIA_MASTER_KEY")
             .env_remove("CUSTODIA_MASTER_PASSPHRASE")
             .env_remove("CUSTODIA_MASTER_KEY_FILE")
             .output()
-            .unwrap()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), said)
     };
-    let verified = run(&["audit", "verify", "--tenant", TENANT]);
-    let shown = String::from_utf8_lossy(&verified.stdout).to_string() + &String::from_utf8_lossy(&verified.stderr);
-    assert!(verified.status.success() && shown.contains(&format!("log {TENANT}: OK")), "{shown}");
+    let (ok, said) = run(&keyless("auditor.toml", &app.database_url), &["audit", "verify", "--tenant", TENANT]);
+    assert!(ok && said.contains(&format!("log {TENANT}: OK")), "{said}");
+    // The refusal comes before the database is opened: a fresh one stays uncreated.
+    let fresh = app.dir.path().join("never-created.db");
+    let config = keyless("unopened.toml", &format!("sqlite://{}", fresh.display()));
     let import = app.dir.path().join("parties.ndjson");
     std::fs::write(&import, "").unwrap();
-    let refused = run(&["import", "--tenant", TENANT, import.to_str().unwrap()]);
-    let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success() && said.contains("exactly one master key source is needed"), "{said}");
+    let (ok, said) = run(&config, &["import", "--tenant", TENANT, import.to_str().unwrap()]);
+    assert!(!ok && said.contains("exactly one master key source is needed"), "{said}");
+    assert!(!fresh.exists(), "a command refused for want of a master key created its database");
     app.stop().await;
 }
