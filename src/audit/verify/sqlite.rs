@@ -88,6 +88,8 @@ struct Statements<'c> {
     /// A chunk as a range of the table itself: no seeks (see [`Work::in_table_order`]).
     by_seq: rusqlite::Statement<'c>,
     seq_of: rusqlite::Statement<'c>,
+    /// How many records the leaf index holds in a chunk's range (read from the index alone).
+    held: rusqlite::Statement<'c>,
 }
 
 impl Work<'_> {
@@ -108,6 +110,9 @@ impl Work<'_> {
                  WHERE seq >= ?2 AND seq <= ?3 AND log_id = ?1 AND leaf_index IS NOT NULL ORDER BY seq"
             ))?,
             seq_of: prepare("SELECT seq FROM audit_records WHERE log_id = ?1 AND leaf_index = ?2")?,
+            held: prepare(
+                "SELECT COUNT(*) FROM audit_records WHERE log_id = ?1 AND leaf_index >= ?2 AND leaf_index < ?3",
+            )?,
         };
         while !self.stop.load(Ordering::Relaxed) {
             let number = self.next.fetch_add(1, Ordering::Relaxed);
@@ -132,10 +137,14 @@ impl Work<'_> {
     /// leaf indices in `seq` order, so the rows of the log that hold leaf indices between
     /// the seqs of the chunk's first and last record are the chunk's records, in order.
     /// The checker confirms exactly that (each record's index is the next one, and none is
-    /// missing), and a unique index allows one record per index, so a chunk that checks
-    /// out read this way is the chunk the leaf index holds. Any other answer (no record at
-    /// either end, other logs' records filling most of the range, any problem) is None:
-    /// the caller reads the chunk through the leaf index, which names what is wrong.
+    /// missing), and the leaf index is counted to hold no other record in the chunk's
+    /// range, so a chunk that checks out read this way is the chunk the leaf index holds.
+    /// (The count does not trust the index to be unique: someone with the database can
+    /// drop it, store a second record under a sealed index outside this seq range, and
+    /// only the count, or the walk through the index, would see it.) Any other answer (no
+    /// record at either end, other logs' records filling most of the range, another record
+    /// in the range, any problem) is None: the caller reads the chunk through the leaf
+    /// index, which names what is wrong.
     fn in_table_order(&self, statements: &mut Statements<'_>, first: u64, end: u64) -> Result<Option<Chunk>, String> {
         let seq_of = |statement: &mut rusqlite::Statement<'_>, index: u64| -> Result<Option<i64>, String> {
             let mut rows = statement.query((self.log, to_i64(index))).map_err(|e| e.to_string())?;
@@ -151,7 +160,12 @@ impl Work<'_> {
             return Ok(None);
         }
         let chunk = self.check_rows(&mut statements.by_seq, (self.log, low, high), first, end)?;
-        Ok(chunk.problem.is_none().then_some(chunk))
+        if chunk.problem.is_some() {
+            return Ok(None);
+        }
+        let range = (self.log, to_i64(first), to_i64(end));
+        let held: i64 = statements.held.query_row(range, |row| row.get(0)).map_err(|e| e.to_string())?;
+        Ok((u64::try_from(held).ok() == Some(end - first)).then_some(chunk))
     }
 
     /// Checks the rows `statement` selects with `params` as the records `first..end`.
@@ -295,6 +309,29 @@ mod tests {
                 Err(Stop::Merge(Failure::Root { size: 11, .. })) => {}
                 other => panic!("layout {n}: a wrong root passed: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_second_record_under_a_sealed_index_is_found_even_with_the_unique_index_dropped() {
+        // Someone with the database replaces the unique index with a plain one and appends
+        // a copy of record 5, under index 5, after every other row: outside the seq range
+        // of the chunk that holds index 5, so only a look through the index finds it.
+        let (dir, leaves) = file(11, |i| i, 0);
+        let conn = Connection::open(dir.path().join("audit.db")).unwrap();
+        conn.execute_batch(
+            "DROP INDEX audit_records_leaf;
+             CREATE INDEX audit_records_leaf ON audit_records(log_id, leaf_index) WHERE leaf_index IS NOT NULL;
+             INSERT INTO audit_records (log_id, recorded_at, request_id, client_id, action, fields, outcome, status,
+                 parties, leaf_index, leaf_hash)
+               SELECT log_id, recorded_at, request_id, client_id, action, fields, outcome, status, parties, leaf_index,
+                 leaf_hash FROM audit_records WHERE leaf_index = 5;",
+        )
+        .unwrap();
+        drop(conn);
+        match verify(&dir, 11, root_from_leaves(&leaves)) {
+            Err(Stop::Merge(Failure::Record { index: 6, .. })) => {}
+            other => panic!("a duplicated sealed record passed: {other:?}"),
         }
     }
 }
