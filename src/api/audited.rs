@@ -87,8 +87,3 @@ pub async fn read(
     state.audit.append(&event, &state.now_db()).await?;
     Ok(())
 }
-
-/// A party id from the path; anything that is not one is a party we do not have.
-pub fn party_id(text: &str) -> Result<crate::ids::PartyId, ApiError> {
-    crate::ids::PartyId::parse(text).map_err(|_| ApiError::NotFound { what: "party" })
-}

@@ -246,17 +246,23 @@ pub async fn lock_parties_in(conn: &mut Conn, sorted_ids: &[String]) -> Result<(
             "SELECT COUNT(pg_advisory_xact_lock(hashtextextended(name, 0))) FROM (VALUES {}) AS locks(name)",
             values.join(", ")
         );
-        let query = chunk.iter().fold(sqlx::query(&sql), |query, id| query.bind(format!("party:{id}")));
+        let query = chunk.iter().fold(sqlx::query(&sql), |query, id| query.bind(lock_name("party", id)));
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The text an advisory lock is keyed by (hashed by PostgreSQL): one spelling for
+/// [`advisory_lock_in`] and [`lock_parties_in`], so both take the same lock for a party.
+fn lock_name(scope: &str, name: &str) -> String {
+    format!("{scope}:{name}")
 }
 
 /// [`Db::advisory_lock`] for code that holds only the transaction.
 pub async fn advisory_lock_in(conn: &mut Conn, scope: &str, name: &str) -> Result<(), sqlx::Error> {
     if backend_of_conn(conn) == Backend::Postgres {
         sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked")
-            .bind(format!("{scope}:{name}"))
+            .bind(lock_name(scope, name))
             .execute(&mut *conn)
             .await?;
     }

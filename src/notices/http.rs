@@ -306,8 +306,7 @@ pub async fn serve_notice(
     body: Result<JsonBody<ServedInput>, ApiError>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "notice.served";
-    caller.require_access(&state, (SERVERS, SERVE_PURPOSES), ACTION).await?;
-    let party = audited::or_refusal(&state, &caller, ACTION, Target::Nothing, audited::party_id(&id)).await?;
+    let party = crate::vault::gate::authorized_party(&state, &caller, (SERVERS, SERVE_PURPOSES), ACTION, &id).await?;
     match record_served(&state, &caller, &headers, &party, body).await {
         Ok(response) => Ok(response.into_response()),
         Err(error) => Err(audited::refusal(&state, &caller, ACTION, Target::Party(party.as_str()), error).await),
