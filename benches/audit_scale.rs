@@ -98,7 +98,7 @@ async fn write(
         let n = batch.min(records - written);
         let mut drafts: Vec<Draft> = (0..n).map(|i| draft(written + i, rng.gen_range(0..parties))).collect();
         let mut tx = db.begin_write().await?;
-        store::insert(&mut tx, &mut drafts).await?;
+        store::insert(&mut *tx, &mut drafts).await?;
         tx.commit().await?;
         written += n;
         if written % 100_000 == 0 || written == records {

@@ -15,7 +15,8 @@
 //! client being refused.
 
 use super::{AuditEvent, AuditUnavailable};
-use crate::db::{backend_of_conn, padded, Backend, Conn, Placeholders};
+use crate::db::exec::{Exec, ExecError};
+use crate::db::{padded, Backend, Placeholders, SqlValue};
 use std::collections::{BTreeSet, HashMap};
 
 /// A party row served from memory, and the version it had.
@@ -64,7 +65,7 @@ impl Verdict {
 
 /// One verdict per reliance, from one statement in the caller's transaction. A revoked
 /// client outranks a changed party (the request must not be answered at all).
-pub async fn check(conn: &mut Conn, reliances: &[Reliance]) -> Result<Vec<Verdict>, sqlx::Error> {
+pub async fn check<E: Exec>(conn: &mut E, reliances: &[Reliance]) -> Result<Vec<Verdict>, ExecError> {
     let clients: BTreeSet<&str> = reliances.iter().filter_map(|r| r.client.as_deref()).collect();
     let parties: BTreeSet<&str> = reliances.iter().flat_map(|r| r.parties.iter().map(|p| p.party.as_str())).collect();
     if clients.is_empty() && parties.is_empty() {
@@ -92,12 +93,12 @@ pub async fn check(conn: &mut Conn, reliances: &[Reliance]) -> Result<Vec<Verdic
 /// reads what it committed (READ COMMITTED re-reads the row version), instead of reading
 /// the version from before a change that commits before this record does. SQLite's single
 /// writer already orders the two.
-async fn current(
-    conn: &mut Conn,
+async fn current<E: Exec>(
+    conn: &mut E,
     clients: &BTreeSet<&str>,
     parties: &BTreeSet<&str>,
-) -> Result<(BTreeSet<String>, HashMap<String, i64>), sqlx::Error> {
-    let backend = backend_of_conn(conn);
+) -> Result<(BTreeSet<String>, HashMap<String, i64>), ExecError> {
+    let backend = conn.backend();
     let postgres = backend == Backend::Postgres;
     // Each part numbers its own placeholders: PostgreSQL runs them as separate
     // statements, and SQLite's `?` are positional whatever the text.
@@ -126,15 +127,13 @@ async fn current(
     };
     let (mut active, mut versions) = (BTreeSet::new(), HashMap::new());
     for (sql, ids) in statements {
-        let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql);
-        for id in ids {
-            query = query.bind(id);
-        }
-        for (kind, id, version) in query.fetch_all(&mut *conn).await? {
-            if kind == "c" {
+        let ids: Vec<SqlValue> = ids.into_iter().map(|id| SqlValue::Text(id.to_string())).collect();
+        for row in conn.fetch(&sql, &ids).await? {
+            let id = row.text(1)?;
+            if row.text(0)? == "c" {
                 active.insert(id);
             } else {
-                versions.insert(id, version);
+                versions.insert(id, row.int(2)?);
             }
         }
     }

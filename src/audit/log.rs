@@ -11,6 +11,8 @@ pub enum LogError {
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
     #[error(transparent)]
+    Exec(#[from] crate::db::exec::ExecError),
+    #[error(transparent)]
     Row(#[from] RowError),
     #[error(transparent)]
     Merkle(#[from] MerkleError),

@@ -169,11 +169,17 @@ impl EventContext {
     }
 }
 
+impl From<sqlx::Error> for AuditUnavailable {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
 /// The audit record could not be made durable: the request must not be answered with data.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditUnavailable {
     #[error("audit store: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(#[from] crate::db::exec::ExecError),
     #[error("audit writer stopped")]
     WriterStopped,
     /// The record was not durable within the writer's deadline.

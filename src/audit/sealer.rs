@@ -12,8 +12,10 @@
 use super::merkle::{self, Hash, NodeKey};
 use super::rows;
 use super::signer::AuditSigner;
+use super::writer::{in_write_tx, WriteTarget};
 use crate::clock::Clock;
-use crate::db::{self, Conn, Db, SqlValue};
+use crate::db::exec::{self, Exec, ExecError};
+use crate::db::{self, Backend, Conn, Db, SqlValue};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,8 @@ pub struct SealerConfig {
 pub enum SealError {
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
     #[error(transparent)]
     Row(#[from] rows::RowError),
     #[error(transparent)]
@@ -92,13 +96,20 @@ impl SealerHandle {
 /// Runs sealing rounds until the process ends: one round per log each time it wakes, so
 /// under steady load each round takes what accumulated (about `every_records`) instead of
 /// chasing every group-commit batch with a round of its own.
-pub async fn run(db: Db, signer: Arc<AuditSigner>, clock: Clock, config: SealerConfig, handle: SealerHandle) {
+pub async fn run(
+    db: Db,
+    target: WriteTarget<'_>,
+    signer: Arc<AuditSigner>,
+    clock: Clock,
+    config: SealerConfig,
+    handle: SealerHandle,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(config.every) => {},
             _ = handle.shared.wake.notified() => {},
         }
-        if let Err(error) = seal_pass(&db, &signer, &clock, &config).await {
+        if let Err(error) = seal_pass(&db, target, &signer, &clock, &config).await {
             tracing::warn!(%error, "sealing round failed; will retry");
         }
     }
@@ -106,19 +117,25 @@ pub async fn run(db: Db, signer: Arc<AuditSigner>, clock: Clock, config: SealerC
 
 /// Seals every log that has unsealed records, until none is left (exports, the CLI).
 pub async fn seal_all(db: &Db, signer: &AuditSigner, clock: &Clock, config: &SealerConfig) -> Result<(), SealError> {
-    while seal_pass(db, signer, clock, config).await? > 0 {}
+    while seal_pass(db, WriteTarget::Pool(db), signer, clock, config).await? > 0 {}
     Ok(())
 }
 
 /// One round for each log with unsealed records; returns how many rounds sealed anything.
-async fn seal_pass(db: &Db, signer: &AuditSigner, clock: &Clock, config: &SealerConfig) -> Result<usize, SealError> {
+async fn seal_pass(
+    db: &Db,
+    target: WriteTarget<'_>,
+    signer: &AuditSigner,
+    clock: &Clock,
+    config: &SealerConfig,
+) -> Result<usize, SealError> {
     // One log per tenant plus the gateway's: asking each by the (log_id, leaf_index) index
     // stays instant however long the logs grow (a DISTINCT over unsealed rows did not).
     let mut logs: Vec<String> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id").fetch_all(db.reader()).await?;
     logs.push(super::record::GATEWAY_LOG.to_string());
     let mut sealed = 0;
     for log in logs {
-        match seal_round(db, signer, clock, config, &log).await {
+        match seal_round_on(db, target, signer, clock, config, &log).await {
             // Fenced: another sealer extended the log first; that is progress too, and
             // whatever it left is sealed by the next pass.
             Ok(Some(_)) | Err(SealError::Fenced { .. }) => sealed += 1,
@@ -138,10 +155,22 @@ pub async fn seal_round(
     config: &SealerConfig,
     log: &str,
 ) -> Result<Option<StoredCheckpoint>, SealError> {
+    seal_round_on(db, WriteTarget::Pool(db), signer, clock, config, log).await
+}
+
+/// [`seal_round`], reading from `db` and writing on `target`.
+async fn seal_round_on(
+    db: &Db,
+    target: WriteTarget<'_>,
+    signer: &AuditSigner,
+    clock: &Clock,
+    config: &SealerConfig,
+    log: &str,
+) -> Result<Option<StoredCheckpoint>, SealError> {
     // Reading and hashing happen before the write lock, so writers wait only for the
     // inserts; the tree extended is re-checked under the lock.
     let mut conn = db.reader().acquire().await?;
-    let old_size = latest_size(&mut conn, log).await?;
+    let old_size = latest_size(&mut *conn, log).await?;
     let pending = load_unsealed(&mut conn, log, config.max_round).await?;
     if pending.is_empty() {
         return Ok(None);
@@ -154,36 +183,11 @@ pub async fn seal_round(
     for leaf in &leaves {
         tree.push_with(*leaf, |node| created.push(node))?;
     }
-    let fenced = || SealError::Fenced { log: log.to_string() };
-    let locked = std::time::Instant::now();
-    let mut tx = db.begin_write().await?;
-    db.advisory_lock(&mut tx, "audit-seal", log).await?;
-    if latest_size(&mut tx, log).await? != old_size {
-        return Err(fenced());
-    }
-    store_nodes(&mut tx, log, &created).await?;
-    if assign_indices(&mut tx, &pending, old_size).await? != pending.len() as u64 {
-        return Err(fenced());
-    }
-    store_legacy_leaves(&mut tx, &pending).await?;
     let (new_size, root) = (tree.size(), tree.root());
     let note = signer.sign_checkpoint(log, new_size, &root, clock.now()).map_err(|e| SealError::Sign(e.to_string()))?;
-    let inserted = sqlx::query(
-        "INSERT INTO audit_checkpoints (log_id, tree_size, prev_size, root, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(log)
-    .bind(to_i64(new_size))
-    .bind(to_i64(old_size))
-    .bind(root.to_vec())
-    .bind(&note)
-    .bind(crate::clock::to_db_time(clock.now()))
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Err(e) if db::is_unique_violation(&e) => return Err(fenced()),
-        other => other?,
-    };
-    tx.commit().await?;
+    let round = Round { log, old_size, new_size, root, note: &note, created: &created, pending: &pending };
+    let locked = std::time::Instant::now();
+    in_write_tx!(target, |tx| write_round(tx, &round, clock).await?);
     // How long the round held the write lock (on SQLite, writers waited that long).
     metrics::histogram!("custodia_audit_seal_seconds").record(locked.elapsed().as_secs_f64());
     metrics::counter!("custodia_audit_sealed_records_total").increment(leaves.len() as u64);
@@ -203,12 +207,62 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// What a round writes, all computed before it takes the write lock.
+struct Round<'a> {
+    log: &'a str,
+    old_size: u64,
+    new_size: u64,
+    root: Hash,
+    note: &'a str,
+    created: &'a [merkle::StoredNode],
+    pending: &'a [Pending],
+}
+
+/// The write half of a round, under the log's lock: fails with [`SealError::Fenced`]
+/// (and the caller's transaction rolls back) unless the log still ends where the round
+/// read it and every record it seals is still unsealed.
+async fn write_round<E: Exec>(tx: &mut E, round: &Round<'_>, clock: &Clock) -> Result<(), SealError> {
+    let log = round.log;
+    let fenced = || SealError::Fenced { log: log.to_string() };
+    if tx.backend() == Backend::Postgres {
+        tx.execute(db::ADVISORY_XACT_LOCK, &[SqlValue::Text(db::lock_name("audit-seal", log))]).await?;
+    }
+    if latest_size(tx, log).await? != round.old_size {
+        return Err(fenced());
+    }
+    store_nodes(tx, log, round.created).await?;
+    if assign_indices(tx, round.pending, round.old_size).await? != round.pending.len() as u64 {
+        return Err(fenced());
+    }
+    store_legacy_leaves(tx, round.pending).await?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO audit_checkpoints (log_id, tree_size, prev_size, root, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                SqlValue::Text(log.to_string()),
+                SqlValue::Int(to_i64(round.new_size)),
+                SqlValue::Int(to_i64(round.old_size)),
+                SqlValue::Blob(round.root.to_vec()),
+                SqlValue::Text(round.note.to_string()),
+                SqlValue::Text(crate::clock::to_db_time(clock.now())),
+            ],
+        )
+        .await;
+    match inserted {
+        Err(e) if e.is_unique_violation() => Err(fenced()),
+        other => other.map(|_| ()).map_err(SealError::from),
+    }
+}
+
 /// Size of the latest checkpoint (0 for a log never sealed).
-pub async fn latest_size(conn: &mut Conn, log: &str) -> Result<u64, sqlx::Error> {
-    let size: Option<i64> = sqlx::query_scalar("SELECT MAX(tree_size) FROM audit_checkpoints WHERE log_id = $1")
-        .bind(log)
-        .fetch_one(&mut *conn)
+pub async fn latest_size<E: Exec>(conn: &mut E, log: &str) -> Result<u64, ExecError> {
+    let rows = conn
+        .fetch("SELECT MAX(tree_size) FROM audit_checkpoints WHERE log_id = $1", &[SqlValue::Text(log.to_string())])
         .await?;
+    let size = match rows.first() {
+        Some(row) => row.opt_int(0)?,
+        None => None,
+    };
     Ok(size.unwrap_or(0).max(0) as u64)
 }
 
@@ -243,13 +297,10 @@ async fn load_unsealed(conn: &mut Conn, log: &str, max: usize) -> Result<Vec<Pen
 
 /// Stores the leaf hash of records written before leaf hashes were (proofs read leaves
 /// from the records).
-async fn store_legacy_leaves(conn: &mut Conn, pending: &[Pending]) -> Result<(), sqlx::Error> {
+async fn store_legacy_leaves<E: Exec>(conn: &mut E, pending: &[Pending]) -> Result<(), ExecError> {
     for record in pending.iter().filter(|p| p.legacy) {
-        sqlx::query("UPDATE audit_records SET leaf_hash = $1 WHERE seq = $2 AND leaf_hash IS NULL")
-            .bind(record.leaf.to_vec())
-            .bind(record.seq)
-            .execute(&mut *conn)
-            .await?;
+        let values = [SqlValue::Blob(record.leaf.to_vec()), SqlValue::Int(record.seq)];
+        conn.execute("UPDATE audit_records SET leaf_hash = $1 WHERE seq = $2 AND leaf_hash IS NULL", &values).await?;
     }
     Ok(())
 }
@@ -310,7 +361,7 @@ pub async fn fetch_nodes(
 }
 
 /// Stores the nodes a round completed above the leaves (the leaves are in the records).
-async fn store_nodes(conn: &mut Conn, log: &str, nodes: &[merkle::StoredNode]) -> Result<(), sqlx::Error> {
+async fn store_nodes<E: Exec>(conn: &mut E, log: &str, nodes: &[merkle::StoredNode]) -> Result<(), ExecError> {
     let rows: Vec<Vec<SqlValue>> = nodes
         .iter()
         .filter(|node| node.level > 0)
@@ -323,7 +374,7 @@ async fn store_nodes(conn: &mut Conn, log: &str, nodes: &[merkle::StoredNode]) -
             ]
         })
         .collect();
-    db::insert_many(conn, "audit_nodes", &["log_id", "level", "idx", "hash"], &rows).await
+    exec::insert_many(conn, "audit_nodes", &["log_id", "level", "idx", "hash"], &rows, "").await
 }
 
 /// Sets `leaf_index` for the round's records; returns how many were still unsealed (all
@@ -331,7 +382,7 @@ async fn store_nodes(conn: &mut Conn, log: &str, nodes: &[merkle::StoredNode]) -
 /// one range statement (`leaf_index = seq + offset`; with one busy tenant a round is one
 /// run); the scattered rest go in `CASE` statements over primary keys (not `UPDATE ...
 /// FROM (VALUES ...)`, which SQLite may plan as a scan of the whole table).
-async fn assign_indices(conn: &mut Conn, records: &[Pending], first: u64) -> Result<u64, sqlx::Error> {
+async fn assign_indices<E: Exec>(conn: &mut E, records: &[Pending], first: u64) -> Result<u64, ExecError> {
     let mut updated = 0;
     let mut scattered: Vec<(i64, i64)> = Vec::new();
     let mut start = 0;
@@ -357,21 +408,25 @@ async fn assign_indices(conn: &mut Conn, records: &[Pending], first: u64) -> Res
 /// Shortest run of consecutive row ids worth a range statement of its own.
 const MIN_RANGE_RUN: usize = 8;
 
-async fn assign_range(conn: &mut Conn, first_seq: i64, last_seq: i64, first_index: i64) -> Result<u64, sqlx::Error> {
-    let mut params = db::Placeholders::for_conn(conn);
+async fn assign_range<E: Exec>(
+    conn: &mut E,
+    first_seq: i64,
+    last_seq: i64,
+    first_index: i64,
+) -> Result<u64, ExecError> {
+    let mut params = db::Placeholders::for_backend(conn.backend());
     let sql = format!(
         "UPDATE audit_records SET leaf_index = seq + {} WHERE seq >= {} AND seq <= {} AND leaf_index IS NULL",
         params.one(),
         params.one(),
         params.one()
     );
-    let result =
-        sqlx::query(&sql).bind(first_index - first_seq).bind(first_seq).bind(last_seq).execute(&mut *conn).await?;
-    Ok(result.rows_affected())
+    let values = [SqlValue::Int(first_index - first_seq), SqlValue::Int(first_seq), SqlValue::Int(last_seq)];
+    conn.execute(&sql, &values).await
 }
 
-async fn assign_scattered(conn: &mut Conn, pairs: &[(i64, i64)]) -> Result<u64, sqlx::Error> {
-    let mut params = db::Placeholders::for_conn(conn);
+async fn assign_scattered<E: Exec>(conn: &mut E, pairs: &[(i64, i64)]) -> Result<u64, ExecError> {
+    let mut params = db::Placeholders::for_backend(conn.backend());
     let cases: Vec<String> = pairs.iter().map(|_| format!("WHEN {} THEN {}", params.one(), params.one())).collect();
     let keys = params.list(pairs.len());
     let sql = format!(
@@ -381,7 +436,7 @@ async fn assign_scattered(conn: &mut Conn, pairs: &[(i64, i64)]) -> Result<u64, 
     let mut values: Vec<SqlValue> =
         pairs.iter().flat_map(|(seq, index)| [SqlValue::Int(*seq), SqlValue::Int(*index)]).collect();
     values.extend(pairs.iter().map(|(seq, _)| SqlValue::Int(*seq)));
-    Ok(db::bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?.rows_affected())
+    conn.execute(&sql, &values).await
 }
 
 /// Writes `<dir>/<log>/checkpoint` (the latest, replaced atomically) and keeps

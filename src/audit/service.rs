@@ -5,15 +5,16 @@
 use super::note::WitnessVerifierKey;
 use super::sealer::{self, SealError, SealerConfig, SealerHandle};
 use super::signer::AuditSigner;
-use super::writer::{self, GroupWriter, JobQueue};
+use super::writer::{self, GroupWriter, JobQueue, WriteTarget};
 use super::{AuditEvent, AuditUnavailable};
 use crate::clock::Clock;
 use crate::config::AuditConfig;
-use crate::db::Db;
+use crate::db::exec::SqliteWriter;
+use crate::db::{Backend, Db};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Mutex};
 use tokio_util::sync::CancellationToken;
 
 /// Handle to the audit log, shared by every request. Cheap to clone.
@@ -112,14 +113,22 @@ async fn spawn_audit_thread(work: AuditWork, config: SealerConfig) -> anyhow::Re
             let db = match work.db.for_dedicated_runtime(AUDIT_CONNECTIONS).await {
                 Ok(db) => db,
                 Err(error) => {
+                    let _ = ready.send(Err(anyhow::Error::from(error)));
+                    return;
+                }
+            };
+            let own_sqlite = match open_sqlite_writer(&db) {
+                Ok(own) => own,
+                Err(error) => {
                     let _ = ready.send(Err(error));
                     return;
                 }
             };
+            let target = own_sqlite.as_ref().map_or(WriteTarget::Pool(&db), WriteTarget::Sqlite);
             flag.store(true, Ordering::Relaxed);
             let _ = ready.send(Ok(()));
-            let writing = writer::run(db.clone(), work.jobs, work.handle.clone());
-            let sealing = sealer::run(db.clone(), work.signer, work.clock, config, work.handle);
+            let writing = writer::run(target, work.jobs, work.handle.clone());
+            let sealing = sealer::run(db.clone(), target, work.signer, work.clock, config, work.handle);
             tokio::select! {
                 _ = writing => {}
                 _ = sealing => {}
@@ -135,6 +144,15 @@ async fn spawn_audit_thread(work: AuditWork, config: SealerConfig) -> anyhow::Re
         Ok(Ok(Err(error))) => Err(anyhow::anyhow!("the audit writer cannot reach the database: {error}")),
         Ok(Err(_)) => Err(anyhow::anyhow!("the audit thread stopped while starting")),
         Err(_) => Err(anyhow::anyhow!("the audit writer did not reach the database within {START_TIMEOUT:?}")),
+    }
+}
+
+/// The audit thread's own SQLite connection, when the database is a SQLite file (see
+/// [`SqliteWriter`]); None on PostgreSQL, where the writer uses a pool of its own.
+fn open_sqlite_writer(db: &Db) -> anyhow::Result<Option<Mutex<SqliteWriter>>> {
+    match db.sqlite_file().filter(|path| path.is_file()) {
+        Some(path) if db.backend() == Backend::Sqlite => Ok(Some(Mutex::new(SqliteWriter::open(path)?))),
+        _ => Ok(None),
     }
 }
 

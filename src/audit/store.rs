@@ -9,7 +9,8 @@
 
 use super::merkle::Hash;
 use super::record::{PartyLink, Record};
-use crate::db::{self, Conn, SqlValue};
+use crate::db::exec::{self, Exec, ExecError};
+use crate::db::{self, Backend, SqlValue};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A record about to be written: its content without the chain links, which are filled
@@ -24,7 +25,7 @@ pub struct Draft {
 /// Inserts `drafts` in order inside the caller's transaction, linking each into its
 /// parties' chains (every link is rewritten here, so drafts whose transaction rolled back
 /// can be passed again as they are). Returns the leaf hash of each record.
-pub async fn insert(conn: &mut Conn, drafts: &mut [Draft]) -> Result<Vec<Hash>, sqlx::Error> {
+pub async fn insert<E: Exec>(conn: &mut E, drafts: &mut [Draft]) -> Result<Vec<Hash>, ExecError> {
     let keys: BTreeSet<(String, String)> =
         drafts.iter().flat_map(|d| d.record.parties.iter().map(|p| (d.record.log.clone(), p.party.clone()))).collect();
     let mut heads = lock_heads(conn, &keys).await?;
@@ -47,18 +48,18 @@ pub async fn insert(conn: &mut Conn, drafts: &mut [Draft]) -> Result<Vec<Hash>, 
 
 type Heads = BTreeMap<(String, String), Option<Hash>>;
 
-async fn lock_heads(conn: &mut Conn, keys: &BTreeSet<(String, String)>) -> Result<Heads, sqlx::Error> {
+async fn lock_heads<E: Exec>(conn: &mut E, keys: &BTreeSet<(String, String)>) -> Result<Heads, ExecError> {
     let mut heads = Heads::new();
     if keys.is_empty() {
         return Ok(heads);
     }
-    let postgres = is_postgres(conn);
+    let postgres = conn.backend() == Backend::Postgres;
     if postgres {
         // A concurrent writer may be creating the same head: wait for it rather than both
         // starting the party's chain. (SQLite's single writer cannot race.)
         let rows: Vec<Vec<SqlValue>> =
             keys.iter().map(|(log, party)| vec![SqlValue::Text(log.clone()), SqlValue::Text(party.clone())]).collect();
-        db::insert_many_with(
+        exec::insert_many(
             conn,
             "audit_party_heads",
             &["log_id", "party_id"],
@@ -75,25 +76,24 @@ async fn lock_heads(conn: &mut Conn, keys: &BTreeSet<(String, String)>) -> Resul
     for (log, parties) in by_log {
         for chunk in parties.chunks(1024) {
             let chunk = db::padded(chunk);
-            let mut params = db::Placeholders::for_conn(conn);
+            let mut params = db::Placeholders::for_backend(conn.backend());
             let sql = format!(
                 "SELECT party_id, last_hash FROM audit_party_heads WHERE log_id = {} AND party_id IN ({}) ORDER BY party_id{lock}",
                 params.one(),
                 params.list(chunk.len())
             );
-            let mut query = sqlx::query_as::<_, (String, Option<Vec<u8>>)>(&sql).bind(log);
-            for party in &chunk {
-                query = query.bind(*party);
-            }
-            for (party, hash) in query.fetch_all(&mut *conn).await? {
-                heads.insert((log.to_string(), party), hash.and_then(|h| h.try_into().ok()));
+            let values: Vec<SqlValue> =
+                std::iter::once(log).chain(chunk).map(|value| SqlValue::Text(value.to_string())).collect();
+            for row in conn.fetch(&sql, &values).await? {
+                let hash = row.opt_blob(1)?.and_then(|h| h.try_into().ok());
+                heads.insert((log.to_string(), row.text(0)?), hash);
             }
         }
     }
     Ok(heads)
 }
 
-async fn insert_rows(conn: &mut Conn, drafts: &[Draft], hashes: &[Hash]) -> Result<(), sqlx::Error> {
+async fn insert_rows<E: Exec>(conn: &mut E, drafts: &[Draft], hashes: &[Hash]) -> Result<(), ExecError> {
     use SqlValue::{Blob, Int, OptText, Text};
     let mut records = Vec::with_capacity(drafts.len());
     let mut links = Vec::new();
@@ -124,8 +124,8 @@ async fn insert_rows(conn: &mut Conn, drafts: &[Draft], hashes: &[Hash]) -> Resu
             links.push(vec![Text(r.log.clone()), Text(party.clone()), Blob(record_id.clone())]);
         }
     }
-    db::insert_many(conn, "audit_records", &RECORD_COLUMNS, &records).await?;
-    db::insert_many(conn, "audit_record_parties", &["log_id", "party_id", "record_id"], &links).await
+    exec::insert_many(conn, "audit_records", &RECORD_COLUMNS, &records, "").await?;
+    exec::insert_many(conn, "audit_record_parties", &["log_id", "party_id", "record_id"], &links, "").await
 }
 
 /// Columns written when a record is inserted (`seq` and `leaf_index` are not).
@@ -150,7 +150,7 @@ const RECORD_COLUMNS: [&str; 18] = [
     "leaf_hash",
 ];
 
-async fn save_heads(conn: &mut Conn, heads: &Heads) -> Result<(), sqlx::Error> {
+async fn save_heads<E: Exec>(conn: &mut E, heads: &Heads) -> Result<(), ExecError> {
     let rows: Vec<Vec<SqlValue>> = heads
         .iter()
         .map(|((log, party), hash)| {
@@ -161,7 +161,7 @@ async fn save_heads(conn: &mut Conn, heads: &Heads) -> Result<(), sqlx::Error> {
             ]
         })
         .collect();
-    db::insert_many_with(
+    exec::insert_many(
         conn,
         "audit_party_heads",
         &["log_id", "party_id", "last_hash"],
@@ -169,10 +169,4 @@ async fn save_heads(conn: &mut Conn, heads: &Heads) -> Result<(), sqlx::Error> {
         "ON CONFLICT (log_id, party_id) DO UPDATE SET last_hash = excluded.last_hash",
     )
     .await
-}
-
-/// True on a PostgreSQL connection (row locks need `FOR UPDATE` there; SQLite's single
-/// writer already serialises).
-pub fn is_postgres(conn: &Conn) -> bool {
-    conn.backend_name().eq_ignore_ascii_case("postgresql")
 }

@@ -14,9 +14,10 @@
 use super::freshness::{self, Reliance, Verdict};
 use super::store::{self, Draft};
 use super::AuditUnavailable;
+use crate::db::exec::{Exec, ExecError, SqliteWriter};
 use crate::db::Db;
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// Records waiting for the writer beyond this many make callers wait to enqueue.
 const QUEUE_DEPTH: usize = 16_384;
@@ -68,24 +69,63 @@ impl GroupWriter {
     }
 }
 
+/// Where the audit thread's write transactions run.
+#[derive(Clone, Copy, Debug)]
+pub enum WriteTarget<'a> {
+    /// The shared sqlx writer: PostgreSQL, a SQLite database without a file, tools.
+    Pool(&'a Db),
+    /// The audit thread's own SQLite connection ([`SqliteWriter`]): statements run on the
+    /// calling thread, one after another, with no hand-off to a driver thread.
+    Sqlite(&'a Mutex<SqliteWriter>),
+}
+
+/// Runs `$body` (which uses `$tx: &mut impl Exec`) in one write transaction on `$target`
+/// and commits it; an error inside `$body` returns from the enclosing function and rolls
+/// the transaction back. (A macro, because the body is generic over the connection type.)
+macro_rules! in_write_tx {
+    ($target:expr, |$tx:ident| $body:expr) => {
+        match $target {
+            $crate::audit::writer::WriteTarget::Pool(db) => {
+                let mut transaction = db.begin_write().await?;
+                let $tx = &mut *transaction;
+                let out = $body;
+                transaction.commit().await?;
+                out
+            }
+            $crate::audit::writer::WriteTarget::Sqlite(writer) => {
+                let mut writer = writer.lock().await;
+                let mut transaction = writer.begin().await?;
+                let $tx = &mut transaction;
+                let out = $body;
+                transaction.commit()?;
+                out
+            }
+        }
+    };
+}
+pub(crate) use in_write_tx;
+
 /// Writes batches until every [`GroupWriter`] handle is dropped.
-pub async fn run(db: Db, JobQueue(mut jobs): JobQueue, sealer: super::sealer::SealerHandle) {
+pub async fn run(target: WriteTarget<'_>, JobQueue(mut jobs): JobQueue, sealer: super::sealer::SealerHandle) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let started = Instant::now();
         let size = batch.len();
         let logs: Vec<String> = batch.iter().map(|j| j.draft.record.log.clone()).collect();
-        write_batch(&db, std::mem::take(&mut batch)).await;
+        write_batch(target, std::mem::take(&mut batch)).await;
         metrics::histogram!("custodia_audit_batch_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("custodia_audit_batch_records").record(size as f64);
         sealer.note_appended(&logs);
+        // On the audit thread's own SQLite connection nothing above waits, so let the
+        // sealer (same thread) run between batches instead of starving behind them.
+        tokio::task::yield_now().await;
     }
 }
 
-async fn write_batch(db: &Db, batch: Vec<Job>) {
+async fn write_batch(target: WriteTarget<'_>, batch: Vec<Job>) {
     let (mut drafts, rest): (Vec<Draft>, Vec<_>) = batch.into_iter().map(|j| (j.draft, (j.reliance, j.done))).unzip();
     let (reliances, waiters): (Vec<Reliance>, Vec<_>) = rest.into_iter().unzip();
-    match commit(db, &mut drafts, &reliances).await {
+    match commit(target, &mut drafts, &reliances).await {
         Ok(verdicts) => {
             for (waiter, verdict) in waiters.into_iter().zip(verdicts) {
                 let _ = waiter.send(verdict.refusal().map_or(Ok(()), Err));
@@ -95,10 +135,10 @@ async fn write_batch(db: &Db, batch: Vec<Job>) {
         // retry them one by one. A failure of the database itself (pool, I/O, lock timeout)
         // would only repeat for each: fail the batch at once.
         Err(error) => match drafts.len() {
-            2.. if matches!(error, sqlx::Error::Database(_)) && !is_lock_timeout(&error) => {
+            2.. if error.is_about_the_data() => {
                 tracing::warn!(%error, records = waiters.len(), "audit batch failed; retrying records one by one");
                 for ((draft, reliance), waiter) in drafts.iter_mut().zip(reliances).zip(waiters) {
-                    let outcome = commit(db, std::slice::from_mut(draft), std::slice::from_ref(&reliance)).await;
+                    let outcome = commit(target, std::slice::from_mut(draft), std::slice::from_ref(&reliance)).await;
                     let _ = waiter.send(match outcome {
                         Ok(verdicts) => verdicts.first().and_then(|v| v.refusal()).map_or(Ok(()), Err),
                         Err(error) => Err(AuditUnavailable::Store(error)),
@@ -115,30 +155,33 @@ async fn write_batch(db: &Db, batch: Vec<Job>) {
     }
 }
 
-/// PostgreSQL's `lock_not_available` (the audit sessions' lock timeout ran out).
-fn is_lock_timeout(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03"))
-}
-
 /// Checks the batch's reliances, writes the records that passed, commits; returns the
 /// verdict of each record in order (a refused one was not written).
-async fn commit(db: &Db, drafts: &mut [Draft], reliances: &[Reliance]) -> Result<Vec<Verdict>, sqlx::Error> {
-    let mut tx = db.begin_write().await?;
-    let verdicts = freshness::check(&mut tx, reliances).await?;
+async fn commit(
+    target: WriteTarget<'_>,
+    drafts: &mut [Draft],
+    reliances: &[Reliance],
+) -> Result<Vec<Verdict>, ExecError> {
+    Ok(in_write_tx!(target, |tx| write(tx, drafts, reliances).await?))
+}
+
+async fn write<E: Exec>(tx: &mut E, drafts: &mut [Draft], reliances: &[Reliance]) -> Result<Vec<Verdict>, ExecError> {
+    let verdicts = freshness::check(tx, reliances).await?;
     if verdicts.iter().all(|v| *v == Verdict::Fresh) {
-        store::insert(&mut tx, drafts).await?;
+        store::insert(tx, drafts).await?;
     } else {
         let mut fresh: Vec<Draft> =
             drafts.iter().zip(&verdicts).filter(|(_, v)| **v == Verdict::Fresh).map(|(d, _)| d.clone()).collect();
-        store::insert(&mut tx, &mut fresh).await?;
+        store::insert(tx, &mut fresh).await?;
     }
-    tx.commit().await?;
     Ok(verdicts)
 }
 
 /// Writes records without the group writer, one transaction per call: for tools (CLI)
 /// that have no running gateway.
 pub async fn append_alone(db: &Db, mut draft: Draft) -> Result<(), AuditUnavailable> {
-    commit(db, std::slice::from_mut(&mut draft), &[Reliance::default()]).await.map_err(AuditUnavailable::Store)?;
+    let mut tx = db.begin_write().await?;
+    write(&mut *tx, std::slice::from_mut(&mut draft), &[Reliance::default()]).await?;
+    tx.commit().await?;
     Ok(())
 }

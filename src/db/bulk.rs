@@ -101,8 +101,23 @@ pub async fn insert_many_with(
     rows: &[Vec<SqlValue>],
     suffix: &str,
 ) -> Result<(), sqlx::Error> {
-    let backend = backend_of_conn(conn);
+    for (sql, chunk) in insert_statements(backend_of_conn(conn), table, columns, rows, suffix) {
+        bind_all(sqlx::query(&sql), chunk.iter().flatten()).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The statements of a multi-row insert and the rows each takes: chunks whose sizes are
+/// powers of two, bounded by [`MAX_PARAMS_PER_STATEMENT`] and [`MAX_ROWS_PER_STATEMENT`].
+pub(super) fn insert_statements<'r>(
+    backend: Backend,
+    table: &str,
+    columns: &[&str],
+    rows: &'r [Vec<SqlValue>],
+    suffix: &str,
+) -> Vec<(String, &'r [Vec<SqlValue>])> {
     let largest = (MAX_PARAMS_PER_STATEMENT / columns.len().max(1)).clamp(1, MAX_ROWS_PER_STATEMENT);
+    let mut statements = Vec::new();
     let mut rest = rows;
     while !rest.is_empty() {
         let take = chunk_len(rest.len(), largest);
@@ -112,10 +127,10 @@ pub async fn insert_many_with(
             columns.join(", "),
             Placeholders::for_backend(backend).rows(chunk.len(), columns.len())
         );
-        bind_all(sqlx::query(&sql), chunk.iter().flatten()).execute(&mut *conn).await?;
+        statements.push((sql, chunk));
         rest = tail;
     }
-    Ok(())
+    statements
 }
 
 /// `items` padded to a power of two by repeating the last one, for `IN (...)` lists: the

@@ -13,6 +13,7 @@
 //! connections and transactions.
 
 mod bulk;
+pub mod exec;
 
 pub use bulk::{
     bind_all, chunk_len, insert_many, insert_many_with, padded, values_placeholders, Placeholders, SqlValue,
@@ -254,17 +255,17 @@ pub async fn lock_parties_in(conn: &mut Conn, sorted_ids: &[String]) -> Result<(
 
 /// The text an advisory lock is keyed by (hashed by PostgreSQL): one spelling for
 /// [`advisory_lock_in`] and [`lock_parties_in`], so both take the same lock for a party.
-fn lock_name(scope: &str, name: &str) -> String {
+pub fn lock_name(scope: &str, name: &str) -> String {
     format!("{scope}:{name}")
 }
+
+/// PostgreSQL: takes the transaction-scoped advisory lock named by `$1` ([`lock_name`]).
+pub const ADVISORY_XACT_LOCK: &str = "SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked";
 
 /// [`Db::advisory_lock`] for code that holds only the transaction.
 pub async fn advisory_lock_in(conn: &mut Conn, scope: &str, name: &str) -> Result<(), sqlx::Error> {
     if backend_of_conn(conn) == Backend::Postgres {
-        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked")
-            .bind(lock_name(scope, name))
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(ADVISORY_XACT_LOCK).bind(lock_name(scope, name)).execute(&mut *conn).await?;
     }
     Ok(())
 }
