@@ -16,7 +16,9 @@
 //!
 //! Prints req/s, p50 and p99 for each and the ratios of the real read to the two
 //! baselines. `BENCH_SKIP_SQLITE=1` runs PostgreSQL only; `BENCH_PARTIES` (1000) sets
-//! the portfolio size.
+//! the portfolio size; `BENCH_SEAL_EVERY` and `BENCH_SEAL_MS` override the sealing
+//! interval (`audit.seal_every_records`, `audit.seal_every_ms`), e.g. to measure without
+//! sealing; `BENCH_ONLY=audited` runs the audited read alone.
 
 use axum::extract::{Path, State};
 use axum::routing::get;

@@ -167,8 +167,9 @@ async fn seal_round_on(
     config: &SealerConfig,
     log: &str,
 ) -> Result<Option<StoredCheckpoint>, SealError> {
-    // Reading and hashing happen before the write lock, so writers wait only for the
-    // inserts; the tree extended is re-checked under the lock.
+    // Reading, hashing and signing happen before the write lock, so writers wait only for
+    // the inserts; the tree extended is re-checked under the lock (a fenced round has only
+    // wasted a signature).
     let mut conn = db.reader().acquire().await?;
     let old_size = latest_size(&mut *conn, log).await?;
     let pending = load_unsealed(&mut conn, log, config.max_round).await?;
@@ -188,7 +189,8 @@ async fn seal_round_on(
     let round = Round { log, old_size, new_size, root, note: &note, created: &created, pending: &pending };
     let locked = std::time::Instant::now();
     in_write_tx!(target, |tx| write_round(tx, &round, clock).await?);
-    // How long the round held the write lock (on SQLite, writers waited that long).
+    // How long the round's write took, its wait for the lock included (on SQLite, writers
+    // waited for the part under the lock).
     metrics::histogram!("custodia_audit_seal_seconds").record(locked.elapsed().as_secs_f64());
     metrics::counter!("custodia_audit_sealed_records_total").increment(leaves.len() as u64);
     let checkpoint = StoredCheckpoint { log: log.to_string(), size: new_size, root, note };

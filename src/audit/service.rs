@@ -151,7 +151,9 @@ async fn spawn_audit_thread(work: AuditWork, config: SealerConfig) -> anyhow::Re
 /// [`SqliteWriter`]); None on PostgreSQL, where the writer uses a pool of its own.
 fn open_sqlite_writer(db: &Db) -> anyhow::Result<Option<Mutex<SqliteWriter>>> {
     match db.sqlite_file().filter(|path| path.is_file()) {
-        Some(path) if db.backend() == Backend::Sqlite => Ok(Some(Mutex::new(SqliteWriter::open(path)?))),
+        Some(path) if db.backend() == Backend::Sqlite => {
+            Ok(Some(Mutex::new(SqliteWriter::open(path, db.write_turns().clone())?)))
+        }
         _ => Ok(None),
     }
 }

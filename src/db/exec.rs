@@ -27,40 +27,40 @@ pub enum Cell {
 pub struct Row(pub Vec<Cell>);
 
 impl Row {
-    fn cell(&self, index: usize) -> &Cell {
-        self.0.get(index).unwrap_or(&Cell::Null)
+    fn cell(&self, index: usize) -> Result<&Cell, ExecError> {
+        self.0.get(index).ok_or(ExecError::Decode { index, found: "no column" })
     }
 
     pub fn text(&self, index: usize) -> Result<String, ExecError> {
-        match self.cell(index) {
+        match self.cell(index)? {
             Cell::Text(value) => Ok(value.clone()),
             other => Err(ExecError::Decode { index, found: kind(other) }),
         }
     }
 
     pub fn int(&self, index: usize) -> Result<i64, ExecError> {
-        match self.cell(index) {
+        match self.cell(index)? {
             Cell::Int(value) => Ok(*value),
             other => Err(ExecError::Decode { index, found: kind(other) }),
         }
     }
 
     pub fn opt_int(&self, index: usize) -> Result<Option<i64>, ExecError> {
-        match self.cell(index) {
+        match self.cell(index)? {
             Cell::Null => Ok(None),
             _ => self.int(index).map(Some),
         }
     }
 
     pub fn blob(&self, index: usize) -> Result<Vec<u8>, ExecError> {
-        match self.cell(index) {
+        match self.cell(index)? {
             Cell::Blob(value) => Ok(value.clone()),
             other => Err(ExecError::Decode { index, found: kind(other) }),
         }
     }
 
     pub fn opt_blob(&self, index: usize) -> Result<Option<Vec<u8>>, ExecError> {
-        match self.cell(index) {
+        match self.cell(index)? {
             Cell::Null => Ok(None),
             _ => self.blob(index).map(Some),
         }
@@ -86,6 +86,8 @@ pub enum ExecError {
     Sqlite(#[from] rusqlite::Error),
     #[error("column {index} holds {found}, not the type the statement expects")]
     Decode { index: usize, found: &'static str },
+    #[error("the SQLite database is in journal mode {0}, not WAL")]
+    NotWal(String),
 }
 
 impl ExecError {
@@ -115,8 +117,8 @@ impl ExecError {
                     | rusqlite::ErrorCode::TypeMismatch
                     | rusqlite::ErrorCode::TooBig
             ),
-            Self::Sqlite(_) => false,
-            Self::Decode { .. } => true,
+            // A column of an unexpected type is a bug of ours, the same for every record.
+            Self::Sqlite(_) | Self::Decode { .. } | Self::NotWal(_) => false,
         }
     }
 }
@@ -181,8 +183,10 @@ fn sqlx_row(row: &sqlx::any::AnyRow) -> Result<Row, ExecError> {
             Cell::Null
         } else {
             match raw.type_info().kind() {
-                Kind::Bool | Kind::SmallInt | Kind::Integer | Kind::BigInt => Cell::Int(row.try_get(index)?),
-                Kind::Real | Kind::Double => Cell::Real(row.try_get(index)?),
+                Kind::Bool => Cell::Int(i64::from(row.try_get::<bool, _>(index)?)),
+                Kind::SmallInt | Kind::Integer | Kind::BigInt => Cell::Int(row.try_get(index)?),
+                Kind::Real => Cell::Real(f64::from(row.try_get::<f32, _>(index)?)),
+                Kind::Double => Cell::Real(row.try_get(index)?),
                 Kind::Text => Cell::Text(row.try_get(index)?),
                 Kind::Blob => Cell::Blob(row.try_get(index)?),
                 Kind::Null => Cell::Null,
@@ -196,11 +200,14 @@ fn sqlx_row(row: &sqlx::any::AnyRow) -> Result<Row, ExecError> {
 /// The audit thread's own SQLite connection: the one connection that writes audit
 /// records and seals them, with no thread hand-off per statement.
 ///
-/// It is a second writer of the database file beside the shared sqlx writer pool; SQLite
-/// serialises the two with its file lock, and a writer that finds the lock taken waits
-/// in SQLite's busy handler, as the CLI does while a gateway runs.
+/// It is a second writer of the database file beside the shared sqlx writer pool. Within
+/// the process the two take turns through that pool: a transaction here first checks out
+/// the pool's one connection (and leaves it unused), so API writes and audit batches queue
+/// in one fair line, as they did when both ran on the pool, instead of racing for SQLite's
+/// lock. Other processes (the CLI) are met at the lock itself, see [`SqliteWriter::begin`].
 pub struct SqliteWriter {
     conn: rusqlite::Connection,
+    turns: sqlx::AnyPool,
 }
 
 impl std::fmt::Debug for SqliteWriter {
@@ -214,16 +221,17 @@ impl std::fmt::Debug for SqliteWriter {
 const STATEMENT_CACHE: usize = 256;
 
 impl SqliteWriter {
-    /// Opens `path` with the pragmas of every writer (see `sqlite_pool`).
-    pub fn open(path: &std::path::Path) -> Result<Self, ExecError> {
+    /// Opens `path` with the durability settings of the pools' writer (`sqlite_pool`): WAL,
+    /// `synchronous = FULL`, `secure_delete`; `turns` is the shared writer pool.
+    pub fn open(path: &std::path::Path, turns: sqlx::AnyPool) -> Result<Self, ExecError> {
         let conn = rusqlite::Connection::open(path)?;
-        // No busy handler: `begin` waits for the write lock without blocking the thread,
-        // and inside a write transaction WAL mode has no lock left to wait for.
-        conn.busy_timeout(Duration::ZERO)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(ExecError::NotWal(mode));
+        }
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
+            "PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
              PRAGMA secure_delete = ON;
              PRAGMA temp_store = MEMORY;
@@ -231,22 +239,30 @@ impl SqliteWriter {
              PRAGMA wal_autocheckpoint = 4000;
              PRAGMA journal_size_limit = 67108864;",
         )?;
-        Ok(Self { conn })
+        // No busy handler: `begin` waits for the write lock without blocking the thread,
+        // and inside a WAL write transaction there is no lock left to wait for.
+        conn.busy_timeout(Duration::ZERO)?;
+        Ok(Self { conn, turns })
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`); it rolls back unless committed.
     ///
-    /// While another connection holds the write lock this waits here, asynchronously, up
-    /// to [`WRITE_LOCK_WAIT`]: SQLite's own busy handler would sleep inside the call and
-    /// stall the whole audit thread, including the tasks that hand pooled connections
-    /// back; a request holding the lock and waiting for one of those would then never
-    /// let go of it.
+    /// Waits for this process's other writers in the writer pool's queue, then for other
+    /// processes at SQLite's lock, asynchronously, up to [`WRITE_LOCK_WAIT`]. SQLite's own
+    /// busy handler would sleep inside the call and stall the whole audit thread,
+    /// including the tasks that hand pooled connections back; a request holding the lock
+    /// and waiting for one of those would then never let go of it.
     pub async fn begin(&mut self) -> Result<SqliteTx<'_>, ExecError> {
+        let turn = self.turns.acquire().await?;
+        if !self.conn.is_autocommit() {
+            // A transaction whose rollback failed earlier: close it before anything else.
+            self.conn.execute_batch("ROLLBACK")?;
+        }
         let started = std::time::Instant::now();
         let mut pause = Duration::from_micros(250);
         loop {
             match self.conn.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => return Ok(SqliteTx { conn: &mut self.conn, open: true }),
+                Ok(()) => return Ok(SqliteTx { conn: &mut self.conn, open: true, _turn: turn }),
                 Err(error) if is_busy(&error) && started.elapsed() < WRITE_LOCK_WAIT => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(5));
@@ -271,6 +287,8 @@ fn is_busy(error: &rusqlite::Error) -> bool {
 pub struct SqliteTx<'c> {
     conn: &'c mut rusqlite::Connection,
     open: bool,
+    /// This process's turn to write, given back when the transaction ends.
+    _turn: sqlx::pool::PoolConnection<sqlx::Any>,
 }
 
 impl SqliteTx<'_> {
@@ -301,7 +319,7 @@ impl SqliteTx<'_> {
         while let Some(row) = rows.next()? {
             let mut cells = Vec::with_capacity(columns);
             for index in 0..columns {
-                cells.push(sqlite_cell(row.get_ref(index)?));
+                cells.push(sqlite_cell(index, row.get_ref(index)?)?);
             }
             out.push(Row(cells));
         }
@@ -337,15 +355,17 @@ impl Exec for SqliteTx<'_> {
     }
 }
 
-fn sqlite_cell(value: rusqlite::types::ValueRef<'_>) -> Cell {
+fn sqlite_cell(index: usize, value: rusqlite::types::ValueRef<'_>) -> Result<Cell, ExecError> {
     use rusqlite::types::ValueRef;
-    match value {
+    Ok(match value {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(v) => Cell::Int(v),
         ValueRef::Real(v) => Cell::Real(v),
-        ValueRef::Text(v) => Cell::Text(String::from_utf8_lossy(v).into_owned()),
+        ValueRef::Text(v) => {
+            Cell::Text(String::from_utf8(v.to_vec()).map_err(|_| ExecError::Decode { index, found: "invalid UTF-8" })?)
+        }
         ValueRef::Blob(v) => Cell::Blob(v.to_vec()),
-    }
+    })
 }
 
 struct SqliteParam<'a>(&'a SqlValue);
@@ -388,9 +408,12 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    fn writer_on(dir: &tempfile::TempDir) -> SqliteWriter {
+    async fn writer_on(dir: &tempfile::TempDir) -> SqliteWriter {
         let path = dir.path().join("exec.db");
-        let writer = SqliteWriter::open(&path).unwrap();
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let turns = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+        let writer = SqliteWriter::open(&path, turns).unwrap();
         writer
             .conn
             .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, data BLOB)")
@@ -405,7 +428,7 @@ mod tests {
     #[tokio::test]
     async fn rows_come_back_with_their_types_and_multi_row_inserts_count() {
         let dir = tempfile::tempdir().unwrap();
-        let mut writer = writer_on(&dir);
+        let mut writer = writer_on(&dir).await;
         let mut tx = writer.begin().await.unwrap();
         let rows: Vec<Vec<SqlValue>> = (0..37)
             .map(|i| {
@@ -435,7 +458,7 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_dropped_uncommitted_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let mut writer = writer_on(&dir);
+        let mut writer = writer_on(&dir).await;
         {
             let mut tx = writer.begin().await.unwrap();
             tx.execute("INSERT INTO t (id, name) VALUES (?, ?)", &[SqlValue::Int(1), SqlValue::Text("a".into())])
@@ -449,7 +472,7 @@ mod tests {
     #[tokio::test]
     async fn a_constraint_is_about_the_data_and_a_duplicate_is_a_unique_violation() {
         let dir = tempfile::tempdir().unwrap();
-        let mut writer = writer_on(&dir);
+        let mut writer = writer_on(&dir).await;
         let mut tx = writer.begin().await.unwrap();
         let row = [SqlValue::Int(1), SqlValue::Text("a".into())];
         tx.execute("INSERT INTO t (id, name) VALUES (?, ?)", &row).await.unwrap();
@@ -464,7 +487,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn begin_waits_for_another_writer_without_blocking_the_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let mut writer = writer_on(&dir);
+        let mut writer = writer_on(&dir).await;
         let other = rusqlite::Connection::open(dir.path().join("exec.db")).unwrap();
         other.execute_batch("BEGIN IMMEDIATE; INSERT INTO t (id, name) VALUES (1, 'held');").unwrap();
         let ticks = Arc::new(AtomicUsize::new(0));

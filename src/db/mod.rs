@@ -1,8 +1,10 @@
 //! Database access for both backends: SQLite (the embedded default) and PostgreSQL.
 //!
 //! Owns connection set-up, migrations and the transaction discipline of DESIGN.md
-//! "Storage": on SQLite every write runs as `BEGIN IMMEDIATE` on the single writer
-//! connection (readers use their own pool, WAL lets them run alongside); on PostgreSQL
+//! "Storage": on SQLite every write runs as `BEGIN IMMEDIATE`, one at a time: on the
+//! writer pool's one connection, or on the audit thread's own ([`exec::SqliteWriter`]),
+//! which takes its turns through that pool (readers use their own pool, WAL lets them run
+//! alongside); on PostgreSQL
 //! writes share one pool and serialise per party with transaction-scoped advisory locks.
 //!
 //! Both backends run the same SQL text through sqlx's `Any` driver: fixed queries use
@@ -55,7 +57,8 @@ pub struct Db {
     maintenance: Option<AnyPool>,
     /// PostgreSQL only: where to open further pools (it may carry a password).
     postgres_url: Option<secrecy::SecretString>,
-    /// SQLite only: the database file, for tools that read it without sqlx (the verifier).
+    /// SQLite only: the database file, for code that opens it without sqlx (the verifier,
+    /// the audit thread's writer).
     sqlite_file: Option<std::path::PathBuf>,
 }
 
@@ -155,6 +158,12 @@ impl Db {
     /// The pool for reads that need no write lock.
     pub fn reader(&self) -> &AnyPool {
         &self.reader
+    }
+
+    /// The writer pool, for a SQLite writer of this process that runs outside it
+    /// ([`exec::SqliteWriter`]) and takes its turns through it.
+    pub fn write_turns(&self) -> &AnyPool {
+        &self.writer
     }
 
     /// Serialises writers of one party (consent, flags, retention holds, erasure, contact
