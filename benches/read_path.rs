@@ -49,6 +49,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    sqlx::any::install_default_drivers();
     let dir = tempfile::tempdir()?;
     if std::env::var("BENCH_SKIP_SQLITE").is_err() {
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
