@@ -193,6 +193,11 @@ impl Db {
         if self.backend != Backend::Sqlite {
             return Ok(Checkpoint::Completed);
         }
+        // This process's writers (the pool's and the audit thread's) wait for it in the
+        // writer pool's line: otherwise the audit thread, which takes the lock again as soon
+        // as each batch commits, could keep this from ever getting it. The caller must not
+        // hold a write transaction.
+        let _turn = self.writer.acquire().await?;
         // (busy, frames in the WAL, frames checkpointed): busy = 1 when a reader or writer
         // kept the checkpoint from finishing, so the WAL was not truncated.
         let (busy, log, done): (i64, i64, i64) =
