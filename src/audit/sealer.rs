@@ -376,7 +376,7 @@ async fn store_nodes<E: Exec>(conn: &mut E, log: &str, nodes: &[merkle::StoredNo
             ]
         })
         .collect();
-    exec::insert_many(conn, "audit_nodes", &["log_id", "level", "idx", "hash"], &rows, "").await
+    exec::insert_many(conn, "audit_nodes", &["log_id", "level", "idx", "hash"], rows, "").await
 }
 
 /// Sets `leaf_index` for the round's records; returns how many were still unsealed (all

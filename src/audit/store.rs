@@ -63,7 +63,7 @@ async fn lock_heads<E: Exec>(conn: &mut E, keys: &BTreeSet<(String, String)>) ->
             conn,
             "audit_party_heads",
             &["log_id", "party_id"],
-            &rows,
+            rows,
             "ON CONFLICT (log_id, party_id) DO NOTHING",
         )
         .await?;
@@ -124,8 +124,8 @@ async fn insert_rows<E: Exec>(conn: &mut E, drafts: &[Draft], hashes: &[Hash]) -
             links.push(vec![Text(r.log.clone()), Text(party.clone()), Blob(record_id.clone())]);
         }
     }
-    exec::insert_many(conn, "audit_records", &RECORD_COLUMNS, &records, "").await?;
-    exec::insert_many(conn, "audit_record_parties", &["log_id", "party_id", "record_id"], &links, "").await
+    exec::insert_many(conn, "audit_records", &RECORD_COLUMNS, records, "").await?;
+    exec::insert_many(conn, "audit_record_parties", &["log_id", "party_id", "record_id"], links, "").await
 }
 
 /// Columns written when a record is inserted (`seq` and `leaf_index` are not).
@@ -165,7 +165,7 @@ async fn save_heads<E: Exec>(conn: &mut E, heads: &Heads) -> Result<(), ExecErro
         conn,
         "audit_party_heads",
         &["log_id", "party_id", "last_hash"],
-        &rows,
+        rows,
         "ON CONFLICT (log_id, party_id) DO UPDATE SET last_hash = excluded.last_hash",
     )
     .await

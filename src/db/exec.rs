@@ -385,17 +385,23 @@ impl rusqlite::ToSql for SqliteParam<'_> {
 }
 
 /// Inserts `rows` into `table` as multi-row statements (see [`super::insert_many_with`],
-/// which shares the chunking).
+/// which shares the chunking). Takes the rows by value: each statement's parameters are
+/// moved out of them, not copied (this runs for every group-commit batch).
 pub async fn insert_many<E: Exec>(
     conn: &mut E,
     table: &str,
     columns: &[&str],
-    rows: &[Vec<SqlValue>],
+    rows: Vec<Vec<SqlValue>>,
     suffix: &str,
 ) -> Result<(), ExecError> {
-    let backend = conn.backend();
-    for (sql, chunk) in super::bulk::insert_statements(backend, table, columns, rows, suffix) {
-        let values: Vec<SqlValue> = chunk.iter().flatten().cloned().collect();
+    let statements: Vec<(String, usize)> =
+        super::bulk::insert_statements(conn.backend(), table, columns, &rows, suffix)
+            .into_iter()
+            .map(|(sql, chunk)| (sql, chunk.len()))
+            .collect();
+    let mut rows = rows.into_iter();
+    for (sql, len) in statements {
+        let values: Vec<SqlValue> = rows.by_ref().take(len).flatten().collect();
         conn.execute(&sql, &values).await?;
     }
     Ok(())
@@ -439,7 +445,7 @@ mod tests {
                 ]
             })
             .collect();
-        insert_many(&mut tx, "t", &["id", "name", "data"], &rows, "").await.unwrap();
+        insert_many(&mut tx, "t", &["id", "name", "data"], rows, "").await.unwrap();
         let changed = tx.execute("UPDATE t SET data = NULL WHERE id < ?", &[SqlValue::Int(10)]).await.unwrap();
         assert_eq!(changed, 10);
         let found = tx
