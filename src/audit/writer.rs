@@ -180,8 +180,7 @@ async fn write<E: Exec>(tx: &mut E, drafts: &mut [Draft], reliances: &[Reliance]
 /// Writes records without the group writer, one transaction per call: for tools (CLI)
 /// that have no running gateway.
 pub async fn append_alone(db: &Db, mut draft: Draft) -> Result<(), AuditUnavailable> {
-    let mut tx = db.begin_write().await?;
-    write(&mut *tx, std::slice::from_mut(&mut draft), &[Reliance::default()]).await?;
-    tx.commit().await?;
+    in_write_tx!(WriteTarget::Pool(db), |tx| write(tx, std::slice::from_mut(&mut draft), &[Reliance::default()])
+        .await?);
     Ok(())
 }
