@@ -187,22 +187,42 @@ pub async fn open_key(
     tenant: &TenantId,
     party: &StoredParty,
 ) -> Result<PartyKey, VaultError> {
-    // A retired version's material is deleted from the database, but a gateway that used
-    // it before may still hold it in its key cache: refuse by the stored state, so a key
-    // still wrapped under a retired version (e.g. restored from a backup) never opens.
+    check_key_state(tenant, party)?;
+    let id = PartyId::from_db(party.id.clone());
+    keys.open_party_key(conn, tenant, &id, &party.key).await.map_err(|err| key_error(party, err))
+}
+
+/// [`open_key`] from memory alone: None when the tenant key is not cached (the caller
+/// then needs a connection).
+pub fn open_key_cached(
+    keys: &KeyService,
+    tenant: &TenantId,
+    party: &StoredParty,
+) -> Result<Option<PartyKey>, VaultError> {
+    check_key_state(tenant, party)?;
+    let id = PartyId::from_db(party.id.clone());
+    keys.open_party_key_cached(tenant, &id, &party.key).transpose().map_err(|err| key_error(party, err))
+}
+
+/// A retired version's material is deleted from the database, but a gateway that used it
+/// before may still hold it in its key cache: refuse by the stored state, so a key still
+/// wrapped under a retired version (e.g. restored from a backup) never opens.
+fn check_key_state(tenant: &TenantId, party: &StoredParty) -> Result<(), VaultError> {
     match party.tenant_key_state.as_deref() {
-        Some("active" | "previous") => {}
+        Some("active" | "previous") => Ok(()),
         Some(_) => {
             tracing::error!(party_id = %party.id, version = party.key.tenant_key_version, "party key is wrapped under a retired tenant key version");
-            return Err(VaultError::Key(KeyError::Retired(party.key.tenant_key_version)));
+            Err(VaultError::Key(KeyError::Retired(party.key.tenant_key_version)))
         }
-        None => return Err(VaultError::Key(KeyError::MissingTenantKey(tenant.clone(), "data"))),
+        None => Err(VaultError::Key(KeyError::MissingTenantKey(tenant.clone(), "data"))),
     }
-    let id = PartyId::from_db(party.id.clone());
-    keys.open_party_key(conn, tenant, &id, &party.key).await.map_err(|err| match err {
+}
+
+fn key_error(party: &StoredParty, err: KeyError) -> VaultError {
+    match err {
         KeyError::Integrity => integrity(&party.id, "data_key"),
         other => VaultError::Key(other),
-    })
+    }
 }
 
 /// Decrypts the fields `visibility` releases; the rest stay sealed.
@@ -214,6 +234,16 @@ pub async fn open_party(
     visibility: &BTreeMap<PartyField, Visibility>,
 ) -> Result<DecryptedParty, VaultError> {
     let key = open_key(keys, conn, tenant, party).await?;
+    decrypt_party(&key, tenant, party, visibility)
+}
+
+/// Decrypts the fields `visibility` releases with the party's opened data key.
+pub fn decrypt_party(
+    key: &PartyKey,
+    tenant: &TenantId,
+    party: &StoredParty,
+    visibility: &BTreeMap<PartyField, Visibility>,
+) -> Result<DecryptedParty, VaultError> {
     let id = PartyId::from_db(party.id.clone());
     let mut out = DecryptedParty {
         id: party.id.clone(),
