@@ -291,10 +291,14 @@ async fn when_the_audit_log_cannot_be_written_reads_release_nothing_and_writes_c
     assert_eq!(response.status(), 201);
     let obligation = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let secrets: Vec<String> = (1..=2).chain([99]).flat_map(party_secrets).collect();
+    // Read the party once first, so the refused read below is served from memory (party
+    // and key cached, no database connection): that path must fail closed too.
+    let party_path = format!("/v1/parties/{id}");
+    let warm = send(&app, Role::Compliance, "compliance_review", Method::GET, &party_path, None, None).await;
+    assert_eq!(warm.status, 200, "{}", warm.body);
     break_audit_log(&app).await;
     let (counts, audits, sealed) = (app.row_counts().await, app.audit_count().await, sealed_fields(&app).await);
 
-    let party_path = format!("/v1/parties/{id}");
     let obligation_path = format!("/v1/obligations/{obligation}");
     let by_id = json!({"national_id": {"type": "CC", "number": "739100001"}});
     let reads: [(Method, &str, Option<&Value>); 5] = [
