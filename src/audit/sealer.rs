@@ -14,7 +14,7 @@ use super::rows;
 use super::signer::AuditSigner;
 use super::writer::{in_write_tx, WriteTarget};
 use crate::clock::Clock;
-use crate::db::exec::{self, Exec, ExecError};
+use crate::db::exec::{self, Exec, ExecError, Undo};
 use crate::db::{self, Backend, Conn, Db, SqlValue};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -376,7 +376,7 @@ async fn store_nodes<E: Exec>(conn: &mut E, log: &str, nodes: &[merkle::StoredNo
             ]
         })
         .collect();
-    exec::insert_many(conn, "audit_nodes", &["log_id", "level", "idx", "hash"], rows, "").await
+    exec::insert_many(conn, Undo::Transaction, "audit_nodes", &["log_id", "level", "idx", "hash"], rows, "").await
 }
 
 /// Sets `leaf_index` for the round's records; returns how many were still unsealed (all
@@ -418,7 +418,8 @@ async fn assign_range<E: Exec>(
 ) -> Result<u64, ExecError> {
     let mut params = db::Placeholders::for_backend(conn.backend());
     let sql = format!(
-        "UPDATE audit_records SET leaf_index = seq + {} WHERE seq >= {} AND seq <= {} AND leaf_index IS NULL",
+        "{} audit_records SET leaf_index = seq + {} WHERE seq >= {} AND seq <= {} AND leaf_index IS NULL",
+        Undo::Transaction.verb(conn.backend(), "UPDATE"),
         params.one(),
         params.one(),
         params.one()
@@ -432,7 +433,8 @@ async fn assign_scattered<E: Exec>(conn: &mut E, pairs: &[(i64, i64)]) -> Result
     let cases: Vec<String> = pairs.iter().map(|_| format!("WHEN {} THEN {}", params.one(), params.one())).collect();
     let keys = params.list(pairs.len());
     let sql = format!(
-        "UPDATE audit_records SET leaf_index = CASE seq {} END WHERE seq IN ({keys}) AND leaf_index IS NULL",
+        "{} audit_records SET leaf_index = CASE seq {} END WHERE seq IN ({keys}) AND leaf_index IS NULL",
+        Undo::Transaction.verb(conn.backend(), "UPDATE"),
         cases.join(" ")
     );
     let mut values: Vec<SqlValue> =

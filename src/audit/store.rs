@@ -9,7 +9,7 @@
 
 use super::merkle::Hash;
 use super::record::{PartyLink, Record};
-use crate::db::exec::{self, Exec, ExecError};
+use crate::db::exec::{self, Exec, ExecError, Undo};
 use crate::db::{self, Backend, SqlValue};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +24,9 @@ pub struct Draft {
 
 /// Inserts `drafts` in order inside the caller's transaction, linking each into its
 /// parties' chains (every link is rewritten here, so drafts whose transaction rolled back
-/// can be passed again as they are). Returns the leaf hash of each record.
+/// can be passed again as they are). Returns the leaf hash of each record. On an error
+/// the caller must roll its transaction back: a failed statement leaves its earlier rows
+/// in place ([`Undo::Transaction`]), and a chain half written is no chain.
 pub async fn insert<E: Exec>(conn: &mut E, drafts: &mut [Draft]) -> Result<Vec<Hash>, ExecError> {
     let keys: BTreeSet<(String, String)> =
         drafts.iter().flat_map(|d| d.record.parties.iter().map(|p| (d.record.log.clone(), p.party.clone()))).collect();
@@ -61,6 +63,7 @@ async fn lock_heads<E: Exec>(conn: &mut E, keys: &BTreeSet<(String, String)>) ->
             keys.iter().map(|(log, party)| vec![SqlValue::Text(log.clone()), SqlValue::Text(party.clone())]).collect();
         exec::insert_many(
             conn,
+            Undo::Transaction,
             "audit_party_heads",
             &["log_id", "party_id"],
             rows,
@@ -124,8 +127,9 @@ async fn insert_rows<E: Exec>(conn: &mut E, drafts: &[Draft], hashes: &[Hash]) -
             links.push(vec![Text(r.log.clone()), Text(party.clone()), Blob(record_id.clone())]);
         }
     }
-    exec::insert_many(conn, "audit_records", &RECORD_COLUMNS, records, "").await?;
-    exec::insert_many(conn, "audit_record_parties", &["log_id", "party_id", "record_id"], links, "").await
+    exec::insert_many(conn, Undo::Transaction, "audit_records", &RECORD_COLUMNS, records, "").await?;
+    exec::insert_many(conn, Undo::Transaction, "audit_record_parties", &["log_id", "party_id", "record_id"], links, "")
+        .await
 }
 
 /// Columns written when a record is inserted (`seq` and `leaf_index` are not).
@@ -163,6 +167,7 @@ async fn save_heads<E: Exec>(conn: &mut E, heads: &Heads) -> Result<(), ExecErro
         .collect();
     exec::insert_many(
         conn,
+        Undo::Transaction,
         "audit_party_heads",
         &["log_id", "party_id", "last_hash"],
         rows,

@@ -101,29 +101,54 @@ pub async fn insert_many_with(
     rows: &[Vec<SqlValue>],
     suffix: &str,
 ) -> Result<(), sqlx::Error> {
-    for (sql, chunk) in insert_statements(backend_of_conn(conn), table, columns, rows, suffix) {
+    for (sql, chunk) in insert_statements(backend_of_conn(conn), Undo::Statement, table, columns, rows, suffix) {
         bind_all(sqlx::query(&sql), chunk.iter().flatten()).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// What a write statement that fails part-way must take back before it returns its error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Undo {
+    /// The statement's own changes, so that its transaction can go on without them (a
+    /// caller that treats a unique violation as "already there" needs this). SQLite copies
+    /// every existing page a multi-row statement touches into a statement journal first.
+    Statement,
+    /// Nothing: the caller rolls its whole transaction back on any error, so SQLite's
+    /// `OR FAIL` spares the statement journal (a copy and an allocation per page touched,
+    /// for each of the several statements of every audit batch and sealing round).
+    Transaction,
+}
+
+impl Undo {
+    /// The statement's verb with its conflict clause, e.g. `INSERT OR FAIL`.
+    pub fn verb(self, backend: Backend, verb: &str) -> String {
+        match (self, backend) {
+            (Undo::Transaction, Backend::Sqlite) => format!("{verb} OR FAIL"),
+            _ => verb.to_string(),
+        }
+    }
 }
 
 /// The statements of a multi-row insert and the rows each takes: chunks whose sizes are
 /// powers of two, bounded by [`MAX_PARAMS_PER_STATEMENT`] and [`MAX_ROWS_PER_STATEMENT`].
 pub(super) fn insert_statements<'r>(
     backend: Backend,
+    undo: Undo,
     table: &str,
     columns: &[&str],
     rows: &'r [Vec<SqlValue>],
     suffix: &str,
 ) -> Vec<(String, &'r [Vec<SqlValue>])> {
     let largest = (MAX_PARAMS_PER_STATEMENT / columns.len().max(1)).clamp(1, MAX_ROWS_PER_STATEMENT);
+    let insert = undo.verb(backend, "INSERT");
     let mut statements = Vec::new();
     let mut rest = rows;
     while !rest.is_empty() {
         let take = chunk_len(rest.len(), largest);
         let (chunk, tail) = rest.split_at(take);
         let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {} {suffix}",
+            "{insert} INTO {table} ({}) VALUES {} {suffix}",
             columns.join(", "),
             Placeholders::for_backend(backend).rows(chunk.len(), columns.len())
         );

@@ -8,6 +8,7 @@
 //! audited request with it (DESIGN.md "Performance"). The statements themselves are
 //! written once, against [`Exec`], and run on either driver.
 
+pub use super::bulk::Undo;
 use super::{backend_of_conn, Backend, Conn, SqlValue};
 use std::future::Future;
 use std::time::Duration;
@@ -386,16 +387,18 @@ impl rusqlite::ToSql for SqliteParam<'_> {
 
 /// Inserts `rows` into `table` as multi-row statements (see [`super::insert_many_with`],
 /// which shares the chunking). Takes the rows by value: each statement's parameters are
-/// moved out of them, not copied (this runs for every group-commit batch).
+/// moved out of them, not copied (this runs for every group-commit batch). `undo` says
+/// what a failed statement must take back (see [`Undo`]).
 pub async fn insert_many<E: Exec>(
     conn: &mut E,
+    undo: Undo,
     table: &str,
     columns: &[&str],
     rows: Vec<Vec<SqlValue>>,
     suffix: &str,
 ) -> Result<(), ExecError> {
     let statements: Vec<(String, usize)> =
-        super::bulk::insert_statements(conn.backend(), table, columns, &rows, suffix)
+        super::bulk::insert_statements(conn.backend(), undo, table, columns, &rows, suffix)
             .into_iter()
             .map(|(sql, chunk)| (sql, chunk.len()))
             .collect();
@@ -445,7 +448,7 @@ mod tests {
                 ]
             })
             .collect();
-        insert_many(&mut tx, "t", &["id", "name", "data"], rows, "").await.unwrap();
+        insert_many(&mut tx, Undo::Statement, "t", &["id", "name", "data"], rows, "").await.unwrap();
         let changed = tx.execute("UPDATE t SET data = NULL WHERE id < ?", &[SqlValue::Int(10)]).await.unwrap();
         assert_eq!(changed, 10);
         let found = tx
@@ -486,6 +489,44 @@ mod tests {
         assert!(duplicate.is_unique_violation() && duplicate.is_about_the_data(), "{duplicate}");
         let missing = tx.execute("INSERT INTO t (id) VALUES (?)", &[SqlValue::Int(2)]).await.unwrap_err();
         assert!(missing.is_about_the_data() && !missing.is_unique_violation(), "{missing}");
+    }
+
+    /// `Undo::Statement` takes a failed multi-row statement back whole; `Undo::Transaction`
+    /// (no statement journal) leaves the rows before the failing one, which is why its
+    /// callers roll the whole transaction back, and a rollback then leaves nothing.
+    #[tokio::test]
+    async fn a_failed_insert_undoes_its_statement_or_leaves_it_to_the_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = writer_on(&dir).await;
+        let rows = || -> Vec<Vec<SqlValue>> {
+            ["a", "b", "a", "c"]
+                .iter()
+                .enumerate()
+                .map(|(i, n)| vec![SqlValue::Int(i as i64), SqlValue::Text(n.to_string())])
+                .collect()
+        };
+        {
+            let mut tx = writer.begin().await.unwrap();
+            let failed = insert_many(&mut tx, Undo::Statement, "t", &["id", "name"], rows(), "").await.unwrap_err();
+            assert!(failed.is_unique_violation(), "{failed}");
+            let left = tx.fetch("SELECT COUNT(*) FROM t", &[]).await.unwrap();
+            assert_eq!(left[0].int(0).unwrap(), 0, "the failed statement took its own rows back");
+        }
+        {
+            let mut tx = writer.begin().await.unwrap();
+            let failed = insert_many(&mut tx, Undo::Transaction, "t", &["id", "name"], rows(), "").await.unwrap_err();
+            assert!(failed.is_unique_violation(), "{failed}");
+            let left = tx.fetch("SELECT COUNT(*) FROM t", &[]).await.unwrap();
+            assert_eq!(left[0].int(0).unwrap(), 2, "OR FAIL keeps the rows before the duplicate");
+        }
+        assert_eq!(count(&writer), 0, "dropping the transaction rolled those back");
+        assert_eq!(
+            Undo::Transaction.verb(Backend::Postgres, "UPDATE"),
+            "UPDATE",
+            "PostgreSQL undoes a failed statement anyway"
+        );
+        assert_eq!(Undo::Transaction.verb(Backend::Sqlite, "UPDATE"), "UPDATE OR FAIL");
+        assert_eq!(Undo::Statement.verb(Backend::Sqlite, "INSERT"), "INSERT");
     }
 
     /// SQLite's busy handler would sleep inside `BEGIN IMMEDIATE` and stall every task of
