@@ -148,11 +148,22 @@ impl Db {
 
     /// Starts a write transaction. On SQLite it takes the write lock up front, so a
     /// read-then-write inside it can never fail with SQLITE_BUSY half-way.
+    ///
+    /// The begin runs as a task of its own, to completion even when the caller is
+    /// cancelled (a client that went away, a deadline): sqlx's begin with a custom
+    /// statement awaits once more after `BEGIN IMMEDIATE` succeeded, and a future dropped
+    /// there left the pooled writer inside a transaction that nothing could end, holding
+    /// SQLite's write lock for good. A finished begin whose caller is gone drops its
+    /// [`Tx`], which rolls back.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.writer.begin().await,
-        }
+        let writer = self.writer.clone();
+        let begin = match self.backend {
+            Backend::Sqlite => tokio::spawn(async move { writer.begin_with("BEGIN IMMEDIATE").await }),
+            Backend::Postgres => tokio::spawn(async move { writer.begin().await }),
+        };
+        begin
+            .await
+            .map_err(|failed| sqlx::Error::Protocol(format!("beginning a write transaction failed: {failed}")))?
     }
 
     /// The pool for reads that need no write lock.
@@ -425,8 +436,42 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::future::Future;
+    use std::task::{Context, Poll};
+
+    /// A caller may be cancelled (client gone, deadline) at any point of `begin_write`.
+    /// sqlx's begin with a custom statement awaits again after `BEGIN IMMEDIATE` succeeded,
+    /// and a future dropped there left the pooled writer inside a write transaction no one
+    /// could end: SQLite's write lock held for good, every later write refused. Dropping
+    /// the future after every number of polls must leave the writer free.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_transaction_begun_and_cancelled_at_any_point_leaves_the_writer_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("cancel.db").display()), 1).await.unwrap();
+        db.migrate().await.unwrap();
+        let waker = futures::task::noop_waker();
+        for polls in 0..400usize {
+            let mut begin = Box::pin(db.begin_write());
+            for _ in 0..polls % 40 {
+                if let Poll::Ready(tx) = begin.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    drop(tx.unwrap());
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros((polls / 40) as u64 * 20));
+            }
+            drop(begin);
+            let next = tokio::time::timeout(Duration::from_secs(2), db.begin_write()).await;
+            assert!(next.is_ok(), "the writer was still held after a begin dropped at {polls} polls");
+            let tx = next.unwrap();
+            assert!(tx.is_ok(), "the writer was left broken after {polls} polls: {:?}", tx.as_ref().err());
+            let mut tx = tx.unwrap();
+            sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = 'none'").execute(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
 
     #[test]
     fn backend_follows_the_url_scheme() {
