@@ -8,8 +8,9 @@
 //!
 //! - `GET /healthz` — a bare handler of the same router (same layers);
 //! - `GET /bench/db-work/{id}` — only the database work an audited read needs: the one
-//!   point select that loads a party, plus its share of a batched insert of one row of
-//!   the audit record's size, through the same pools;
+//!   point select that loads a party (reader pool), plus its share of a batched insert of
+//!   one row of the audit record's size, written the way the audit writer writes (its own
+//!   thread and runtime; on SQLite its own connection, on PostgreSQL its own pool);
 //! - `GET /bench/commit-per-record/{id}` — the same select and the real audit record,
 //!   but one transaction (one durable commit) per record, as before group commit;
 //! - `GET /v1/parties/{id}` — the real audited, decrypting read.
@@ -30,7 +31,8 @@ use custodia::audit::signer::{write_new_key, AuditSigner};
 use custodia::audit::{Actor, AuditEvent, Outcome};
 use custodia::clock::Clock;
 use custodia::config::Config;
-use custodia::db::{Db, SqlValue};
+use custodia::db::exec::{insert_many, SqliteWriter, Undo};
+use custodia::db::{Backend, Db, SqlValue};
 use custodia::demo::generator::{portfolio, PortfolioSpec};
 use custodia::ids::TenantId;
 use custodia::import::{Importer, RejectFile};
@@ -97,7 +99,7 @@ async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()
         (1_000_000, 1_000_000),
     );
     custodia::api::init_metrics();
-    let batcher = Batcher::start(db.clone());
+    let batcher = Batcher::start(db.clone()).await?;
     let bench_routes = Router::new()
         .route("/bench/db-work/{id}", get(db_work))
         .route("/bench/commit-per-record/{id}", get(commit_per_record))
@@ -183,36 +185,80 @@ async fn import_parties(db: &Db, keys: &KeyService, tenant: &TenantId) -> anyhow
         .await?)
 }
 
-/// A plain group-commit batcher: the insert half of the database-work baseline.
+/// A plain group-commit batcher: the insert half of the database-work baseline. It writes
+/// the way the real audit writer does, on a thread and runtime of its own: on a SQLite
+/// file through a [`SqliteWriter`] of its own, on PostgreSQL through a pool of its own. A
+/// baseline on a slower path than the real read's would flatter the ratio.
 #[derive(Clone)]
 struct Batcher(mpsc::Sender<(Vec<u8>, oneshot::Sender<()>)>);
 
+type Jobs = mpsc::Receiver<(Vec<u8>, oneshot::Sender<()>)>;
+
 impl Batcher {
-    fn start(db: Db) -> Self {
-        let (queue, mut jobs) = mpsc::channel::<(Vec<u8>, oneshot::Sender<()>)>(16_384);
-        tokio::spawn(async move {
-            let mut db_ready = false;
-            let mut batch = Vec::new();
-            while jobs.recv_many(&mut batch, 1024).await > 0 {
-                if !db_ready {
-                    let _ = sqlx::query("CREATE TABLE IF NOT EXISTS bench_rows (payload BYTEA NOT NULL)")
-                        .execute(db.reader())
-                        .await;
-                    db_ready = true;
+    async fn start(db: Db) -> anyhow::Result<Self> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS bench_rows (payload BYTEA NOT NULL)").execute(db.reader()).await?;
+        let (queue, jobs) = mpsc::channel(16_384);
+        let writer = match db.sqlite_file().filter(|_| db.backend() == Backend::Sqlite) {
+            Some(path) => Some(SqliteWriter::open(path, db.write_turns().clone())?),
+            None => None,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                match writer {
+                    Some(writer) => Self::run_on_own_connection(writer, jobs).await,
+                    None => match db.for_dedicated_runtime(1).await {
+                        Ok(own) => Self::run_on_pool(own, jobs).await,
+                        Err(error) => eprintln!("database-work baseline: no connection of its own: {error}"),
+                    },
                 }
-                let rows: Vec<Vec<SqlValue>> = batch.iter().map(|(p, _)| vec![SqlValue::Blob(p.clone())]).collect();
-                if let Ok(mut tx) = db.begin_write().await {
-                    let inserted = custodia::db::insert_many(&mut tx, "bench_rows", &["payload"], &rows).await;
-                    if inserted.is_ok() && tx.commit().await.is_ok() {
-                        for (_, done) in batch.drain(..) {
-                            let _ = done.send(());
-                        }
-                    }
-                }
-                batch.clear();
-            }
+            })
         });
-        Self(queue)
+        Ok(Self(queue))
+    }
+
+    async fn run_on_own_connection(mut writer: SqliteWriter, mut jobs: Jobs) {
+        let mut batch = Vec::new();
+        while jobs.recv_many(&mut batch, 1024).await > 0 {
+            let rows = Self::rows(&batch);
+            let written = match writer.begin().await {
+                Ok(mut tx) => match insert_many(&mut tx, Undo::Transaction, "bench_rows", &["payload"], rows, "").await
+                {
+                    Ok(()) => tx.commit().is_ok(),
+                    Err(_) => false,
+                },
+                Err(_) => false,
+            };
+            Self::answer(&mut batch, written);
+        }
+    }
+
+    async fn run_on_pool(db: Db, mut jobs: Jobs) {
+        let mut batch = Vec::new();
+        while jobs.recv_many(&mut batch, 1024).await > 0 {
+            let rows = Self::rows(&batch);
+            let written = match db.begin_write().await {
+                Ok(mut tx) => {
+                    custodia::db::insert_many(&mut tx, "bench_rows", &["payload"], &rows).await.is_ok()
+                        && tx.commit().await.is_ok()
+                }
+                Err(_) => false,
+            };
+            Self::answer(&mut batch, written);
+        }
+    }
+
+    fn rows(batch: &[(Vec<u8>, oneshot::Sender<()>)]) -> Vec<Vec<SqlValue>> {
+        batch.iter().map(|(p, _)| vec![SqlValue::Blob(p.clone())]).collect()
+    }
+
+    /// Tells each request its row is durable; a failed batch drops its senders (500).
+    fn answer(batch: &mut Vec<(Vec<u8>, oneshot::Sender<()>)>, written: bool) {
+        for (_, done) in batch.drain(..) {
+            if written {
+                let _ = done.send(());
+            }
+        }
     }
 
     async fn append(&self, payload: Vec<u8>) -> bool {
