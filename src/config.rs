@@ -97,6 +97,13 @@ pub struct AuditConfig {
     /// Directory where every new checkpoint is also written, for witnesses to copy.
     #[serde(default)]
     pub checkpoint_dir: Option<PathBuf>,
+    /// How many numbered checkpoints (`<size>.checkpoint`) each log keeps in
+    /// `checkpoint_dir` besides the latest (`checkpoint`); older ones are removed as new
+    /// ones arrive (0 keeps every one). Under load a log seals several times a second, and
+    /// the database keeps every checkpoint anyway (`GET /v1/audit/checkpoints/latest`,
+    /// bundles), so an unbounded directory would only fill the disk with files.
+    #[serde(default = "default_checkpoint_dir_keep")]
+    pub checkpoint_dir_keep: usize,
     /// Verifier keys (`name+id+key`, tlog-cosignature) of witnesses whose cosignatures
     /// the gateway accepts and keeps with its checkpoints.
     #[serde(default)]
@@ -151,6 +158,7 @@ impl Default for AuditConfig {
             seal_every_records: default_seal_records(),
             seal_every_ms: default_seal_ms(),
             checkpoint_dir: None,
+            checkpoint_dir_keep: default_checkpoint_dir_keep(),
             witness_keys: Vec::new(),
         }
     }
@@ -252,6 +260,9 @@ fn default_seal_records() -> usize {
     1000
 }
 fn default_seal_ms() -> u64 {
+    1000
+}
+fn default_checkpoint_dir_keep() -> usize {
     1000
 }
 

@@ -31,6 +31,8 @@ pub struct SealerConfig {
     pub max_round: usize,
     /// Directory checkpoints are also written to, one sub-directory per log.
     pub publish_dir: Option<PathBuf>,
+    /// Numbered checkpoints each log's sub-directory keeps (0: all), see [`publish`].
+    pub publish_keep: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,7 +199,8 @@ async fn seal_round_on(
     if let Some(dir) = config.publish_dir.clone() {
         // File I/O off the (single-threaded) audit runtime, so group commit goes on meanwhile.
         let published = checkpoint.clone();
-        let outcome = tokio::task::spawn_blocking(move || publish(&dir, &published)).await;
+        let keep = config.publish_keep;
+        let outcome = tokio::task::spawn_blocking(move || publish(&dir, &published, keep)).await;
         if let Err(error) = outcome.map_err(std::io::Error::other).and_then(|written| written) {
             tracing::warn!(%error, log, "could not publish checkpoint to the directory");
         }
@@ -444,8 +447,9 @@ async fn assign_scattered<E: Exec>(conn: &mut E, pairs: &[(i64, i64)]) -> Result
 }
 
 /// Writes `<dir>/<log>/checkpoint` (the latest, replaced atomically) and keeps
-/// `<dir>/<log>/<size>.checkpoint`, for a witness or regulator to copy.
-fn publish(dir: &std::path::Path, checkpoint: &StoredCheckpoint) -> std::io::Result<()> {
+/// `<dir>/<log>/<size>.checkpoint`, for a witness or regulator to copy; of those numbered
+/// files only the newest `keep` stay (0 keeps them all).
+fn publish(dir: &std::path::Path, checkpoint: &StoredCheckpoint, keep: usize) -> std::io::Result<()> {
     let log_dir = dir.join(&checkpoint.log);
     std::fs::create_dir_all(&log_dir)?;
     std::fs::write(log_dir.join(format!("{}.checkpoint", checkpoint.size)), &checkpoint.note)?;
@@ -453,5 +457,91 @@ fn publish(dir: &std::path::Path, checkpoint: &StoredCheckpoint) -> std::io::Res
     // write into each other's file; the rename is atomic either way.
     let temp = log_dir.join(format!(".checkpoint.{}.{}.tmp", std::process::id(), checkpoint.size));
     std::fs::write(&temp, &checkpoint.note)?;
-    std::fs::rename(temp, log_dir.join("checkpoint"))
+    std::fs::rename(temp, log_dir.join("checkpoint"))?;
+    if keep > 0 {
+        prune_published(&log_dir, keep)?;
+    }
+    Ok(())
+}
+
+/// Removes all but the newest `keep` numbered checkpoints of one log's directory, and
+/// nothing else.
+fn prune_published(log_dir: &std::path::Path, keep: usize) -> std::io::Result<()> {
+    let mut sizes: Vec<u64> = std::fs::read_dir(log_dir)?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| entry.file_name().to_str()?.strip_suffix(".checkpoint")?.parse().ok())
+        .collect();
+    if sizes.len() <= keep {
+        return Ok(());
+    }
+    sizes.sort_unstable();
+    remove_numbered(log_dir, &sizes[..sizes.len() - keep])
+}
+
+/// Removes the numbered checkpoints of `sizes`. Another gateway pruning the same
+/// directory at once is harmless: a file it removed first is simply gone.
+fn remove_numbered(log_dir: &std::path::Path, sizes: &[u64]) -> std::io::Result<()> {
+    for size in sizes {
+        match std::fs::remove_file(log_dir.join(format!("{size}.checkpoint"))) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn checkpoint(size: u64) -> StoredCheckpoint {
+        StoredCheckpoint { log: "acme".into(), size, root: [0; 32], note: format!("note of size {size}\n") }
+    }
+
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("acme"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_publish_directory_keeps_the_latest_and_the_newest_numbered_checkpoints_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("acme")).unwrap();
+        std::fs::write(dir.path().join("acme").join("witness-notes.txt"), "kept").unwrap();
+        // Sizes that sort differently as text and as numbers: 9 is older than 10.
+        for size in [7, 8, 9, 10, 11] {
+            publish(dir.path(), &checkpoint(size), 3).unwrap();
+        }
+        assert_eq!(
+            names(dir.path()),
+            ["10.checkpoint", "11.checkpoint", "9.checkpoint", "checkpoint", "witness-notes.txt"]
+        );
+        let latest = std::fs::read_to_string(dir.path().join("acme").join("checkpoint")).unwrap();
+        assert_eq!(latest, checkpoint(11).note);
+    }
+
+    #[test]
+    fn keeping_zero_keeps_every_numbered_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in 1..=5 {
+            publish(dir.path(), &checkpoint(size), 0).unwrap();
+        }
+        assert_eq!(names(dir.path()).len(), 6);
+    }
+
+    #[test]
+    fn a_checkpoint_another_gateway_removed_first_is_no_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in 1..=3 {
+            publish(dir.path(), &checkpoint(size), 0).unwrap();
+        }
+        std::fs::remove_file(dir.path().join("acme").join("1.checkpoint")).unwrap();
+        remove_numbered(&dir.path().join("acme"), &[1, 2]).unwrap();
+        assert_eq!(names(dir.path()), ["3.checkpoint", "checkpoint"]);
+    }
 }

@@ -168,5 +168,6 @@ pub fn sealer_config(config: &AuditConfig) -> SealerConfig {
         every: Duration::from_millis(config.seal_every_ms),
         max_round: 50_000,
         publish_dir: config.checkpoint_dir.clone(),
+        publish_keep: config.checkpoint_dir_keep,
     }
 }
