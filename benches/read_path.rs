@@ -194,6 +194,36 @@ struct Batcher(mpsc::Sender<(Vec<u8>, oneshot::Sender<()>)>);
 
 type Jobs = mpsc::Receiver<(Vec<u8>, oneshot::Sender<()>)>;
 
+/// Where the baseline's batches go: the same two kinds of connection the audit writer uses.
+enum Sink {
+    Sqlite(SqliteWriter),
+    Pool(Db),
+}
+
+impl Sink {
+    /// Writes one batch in one transaction (the statements the audit writer's inserts use);
+    /// true once it committed.
+    async fn write(&mut self, rows: Vec<Vec<SqlValue>>) -> bool {
+        const COLUMNS: [&str; 1] = ["payload"];
+        match self {
+            Sink::Sqlite(writer) => match writer.begin().await {
+                Ok(mut tx) => {
+                    insert_many(&mut tx, Undo::Transaction, "bench_rows", &COLUMNS, rows, "").await.is_ok()
+                        && tx.commit().is_ok()
+                }
+                Err(_) => false,
+            },
+            Sink::Pool(db) => match db.begin_write().await {
+                Ok(mut tx) => {
+                    insert_many(&mut *tx, Undo::Transaction, "bench_rows", &COLUMNS, rows, "").await.is_ok()
+                        && tx.commit().await.is_ok()
+                }
+                Err(_) => false,
+            },
+        }
+    }
+}
+
 impl Batcher {
     async fn start(db: Db) -> anyhow::Result<Self> {
         sqlx::query("CREATE TABLE IF NOT EXISTS bench_rows (payload BYTEA NOT NULL)").execute(db.reader()).await?;
@@ -205,58 +235,29 @@ impl Batcher {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         std::thread::spawn(move || {
             runtime.block_on(async move {
-                match writer {
-                    Some(writer) => Self::run_on_own_connection(writer, jobs).await,
+                let sink = match writer {
+                    Some(writer) => Sink::Sqlite(writer),
                     None => match db.for_dedicated_runtime(1).await {
-                        Ok(own) => Self::run_on_pool(own, jobs).await,
-                        Err(error) => eprintln!("database-work baseline: no connection of its own: {error}"),
+                        Ok(own) => Sink::Pool(own),
+                        Err(error) => return eprintln!("database-work baseline: no connection of its own: {error}"),
                     },
-                }
+                };
+                Self::run(sink, jobs).await;
             })
         });
         Ok(Self(queue))
     }
 
-    async fn run_on_own_connection(mut writer: SqliteWriter, mut jobs: Jobs) {
+    /// Writes whatever has arrived as one batch; a failed batch drops its senders (500).
+    async fn run(mut sink: Sink, mut jobs: Jobs) {
         let mut batch = Vec::new();
         while jobs.recv_many(&mut batch, 1024).await > 0 {
-            let rows = Self::rows(&batch);
-            let written = match writer.begin().await {
-                Ok(mut tx) => match insert_many(&mut tx, Undo::Transaction, "bench_rows", &["payload"], rows, "").await
-                {
-                    Ok(()) => tx.commit().is_ok(),
-                    Err(_) => false,
-                },
-                Err(_) => false,
-            };
-            Self::answer(&mut batch, written);
-        }
-    }
-
-    async fn run_on_pool(db: Db, mut jobs: Jobs) {
-        let mut batch = Vec::new();
-        while jobs.recv_many(&mut batch, 1024).await > 0 {
-            let rows = Self::rows(&batch);
-            let written = match db.begin_write().await {
-                Ok(mut tx) => {
-                    custodia::db::insert_many(&mut tx, "bench_rows", &["payload"], &rows).await.is_ok()
-                        && tx.commit().await.is_ok()
+            let rows = batch.iter().map(|(payload, _)| vec![SqlValue::Blob(payload.clone())]).collect();
+            let written = sink.write(rows).await;
+            for (_, done) in batch.drain(..) {
+                if written {
+                    let _ = done.send(());
                 }
-                Err(_) => false,
-            };
-            Self::answer(&mut batch, written);
-        }
-    }
-
-    fn rows(batch: &[(Vec<u8>, oneshot::Sender<()>)]) -> Vec<Vec<SqlValue>> {
-        batch.iter().map(|(p, _)| vec![SqlValue::Blob(p.clone())]).collect()
-    }
-
-    /// Tells each request its row is durable; a failed batch drops its senders (500).
-    fn answer(batch: &mut Vec<(Vec<u8>, oneshot::Sender<()>)>, written: bool) {
-        for (_, done) in batch.drain(..) {
-            if written {
-                let _ = done.send(());
             }
         }
     }
