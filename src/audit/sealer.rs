@@ -459,7 +459,10 @@ fn publish(dir: &std::path::Path, checkpoint: &StoredCheckpoint, keep: usize) ->
     std::fs::write(&temp, &checkpoint.note)?;
     std::fs::rename(temp, log_dir.join("checkpoint"))?;
     if keep > 0 {
-        prune_published(&log_dir, keep)?;
+        // The checkpoint is published either way: a failed clean-up is only that.
+        if let Err(error) = prune_published(&log_dir, keep) {
+            tracing::warn!(%error, log = checkpoint.log, "could not remove older checkpoints from the directory");
+        }
     }
     Ok(())
 }
