@@ -11,11 +11,15 @@
 //!   point select that loads a party (reader pool), plus its share of a batched insert of
 //!   one row of the audit record's size, written the way the audit writer writes (its own
 //!   thread and runtime; on SQLite its own connection, on PostgreSQL its own pool);
+//! - `GET /bench/db-work-indexed/{id}` — the same, plus one entry per record in a
+//!   party index keyed like `audit_record_parties` (party id, then record id) in the
+//!   same transaction: the one random-key write per record that party search and the
+//!   per-party chain require (every other audit index appends at its end);
 //! - `GET /bench/commit-per-record/{id}` — the same select and the real audit record,
 //!   but one transaction (one durable commit) per record, as before group commit;
 //! - `GET /v1/parties/{id}` — the real audited, decrypting read.
 //!
-//! Prints req/s, p50 and p99 for each and the ratios of the real read to the two
+//! Prints req/s, p50 and p99 for each and the ratios of the real read to the
 //! baselines. `BENCH_SKIP_SQLITE=1` runs PostgreSQL only; `BENCH_PARTIES` (1000) sets
 //! the portfolio size; `BENCH_SEAL_EVERY` and `BENCH_SEAL_MS` override the sealing
 //! interval (`audit.seal_every_records`, `audit.seal_every_ms`), e.g. to measure without
@@ -31,7 +35,7 @@ use custodia::audit::signer::{write_new_key, AuditSigner};
 use custodia::audit::{Actor, AuditEvent, Outcome};
 use custodia::clock::Clock;
 use custodia::config::Config;
-use custodia::db::exec::{insert_many, SqliteWriter, Undo};
+use custodia::db::exec::{insert_many, Exec, SqliteWriter, Undo};
 use custodia::db::{Backend, Db, SqlValue};
 use custodia::demo::generator::{portfolio, PortfolioSpec};
 use custodia::ids::TenantId;
@@ -99,11 +103,13 @@ async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()
         (1_000_000, 1_000_000),
     );
     custodia::api::init_metrics();
-    let batcher = Batcher::start(db.clone()).await?;
+    let batchers =
+        Batchers { plain: Batcher::start(db.clone(), false).await?, indexed: Batcher::start(db.clone(), true).await? };
     let bench_routes = Router::new()
         .route("/bench/db-work/{id}", get(db_work))
+        .route("/bench/db-work-indexed/{id}", get(db_work_indexed))
         .route("/bench/commit-per-record/{id}", get(commit_per_record))
-        .with_state((state.clone(), batcher));
+        .with_state((state.clone(), batchers));
     let router = custodia::api::router(state, 1024 * 1024).merge(bench_routes);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
@@ -127,6 +133,7 @@ async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()
     };
     let bare = run("/healthz", None, "bare handler (/healthz)").await?;
     let work = run("", Some("/bench/db-work/"), "database work only").await?;
+    let indexed = run("", Some("/bench/db-work-indexed/"), "database work + party index entry").await?;
     let single = run("", Some("/bench/commit-per-record/"), "select + one commit per record").await?;
     let real = run("", Some("/v1/parties/"), "audited GET /v1/parties/{id}").await?;
     print_audit_metrics(&base).await;
@@ -139,8 +146,9 @@ async fn run(label: &str, url: &str, dir: &std::path::Path) -> anyhow::Result<()
         println!("  audited refusals: {count} × {status} {}", code.unwrap_or_default());
     }
     println!(
-        "{label}: audited/db-work = {:.2}   audited/bare = {:.3}   audited/commit-per-record = {:.2}",
+        "{label}: audited/db-work = {:.2}   audited/db-work+index = {:.2}   audited/bare = {:.3}   audited/commit-per-record = {:.2}",
         real.rps / work.rps,
+        real.rps / indexed.rps,
         real.rps / bare.rps,
         real.rps / single.rps
     );
@@ -185,14 +193,22 @@ async fn import_parties(db: &Db, keys: &KeyService, tenant: &TenantId) -> anyhow
         .await?)
 }
 
-/// A plain group-commit batcher: the insert half of the database-work baseline. It writes
-/// the way the real audit writer does, on a thread and runtime of its own: on a SQLite
-/// file through a [`SqliteWriter`] of its own, on PostgreSQL through a pool of its own. A
-/// baseline on a slower path than the real read's would flatter the ratio.
+/// A plain group-commit batcher: the insert half of the database-work baselines. It
+/// writes the way the real audit writer does, on a thread and runtime of its own: on a
+/// SQLite file through a [`SqliteWriter`] of its own, on PostgreSQL through a pool of its
+/// own. A baseline on a slower path than the real read's would flatter the ratio.
 #[derive(Clone)]
-struct Batcher(mpsc::Sender<(Vec<u8>, oneshot::Sender<()>)>);
+struct Batcher(mpsc::Sender<Job>);
 
-type Jobs = mpsc::Receiver<(Vec<u8>, oneshot::Sender<()>)>;
+/// One request's row: its payload, the party it is about, and who waits for the commit.
+type Job = (Vec<u8>, String, oneshot::Sender<()>);
+
+/// The two baselines' batchers: rows only, and rows plus a party index entry each.
+#[derive(Clone)]
+struct Batchers {
+    plain: Batcher,
+    indexed: Batcher,
+}
 
 /// Where the baseline's batches go: the same two kinds of connection the audit writer uses.
 enum Sink {
@@ -200,24 +216,34 @@ enum Sink {
     Pool(Db),
 }
 
+/// One transaction's inserts: the rows, and the party index entries (empty for the plain
+/// baseline).
+struct Batch {
+    rows: Vec<Vec<SqlValue>>,
+    links: Vec<Vec<SqlValue>>,
+}
+
+impl Batch {
+    /// The inserts (the statements the audit writer's inserts use).
+    async fn insert<E: Exec>(self, tx: &mut E) -> bool {
+        insert_many(tx, Undo::Transaction, "bench_rows", &["payload"], self.rows, "").await.is_ok()
+            && (self.links.is_empty()
+                || insert_many(tx, Undo::Transaction, "bench_party_index", &["party_id", "record_id"], self.links, "")
+                    .await
+                    .is_ok())
+    }
+}
+
 impl Sink {
-    /// Writes one batch in one transaction (the statements the audit writer's inserts use);
-    /// true once it committed.
-    async fn write(&mut self, rows: Vec<Vec<SqlValue>>) -> bool {
-        const COLUMNS: [&str; 1] = ["payload"];
+    /// Writes one batch in one transaction; true once it committed.
+    async fn write(&mut self, batch: Batch) -> bool {
         match self {
             Sink::Sqlite(writer) => match writer.begin().await {
-                Ok(mut tx) => {
-                    insert_many(&mut tx, Undo::Transaction, "bench_rows", &COLUMNS, rows, "").await.is_ok()
-                        && tx.commit().is_ok()
-                }
+                Ok(mut tx) => batch.insert(&mut tx).await && tx.commit().is_ok(),
                 Err(_) => false,
             },
             Sink::Pool(db) => match db.begin_write().await {
-                Ok(mut tx) => {
-                    insert_many(&mut *tx, Undo::Transaction, "bench_rows", &COLUMNS, rows, "").await.is_ok()
-                        && tx.commit().await.is_ok()
-                }
+                Ok(mut tx) => batch.insert(&mut *tx).await && tx.commit().await.is_ok(),
                 Err(_) => false,
             },
         }
@@ -225,8 +251,18 @@ impl Sink {
 }
 
 impl Batcher {
-    async fn start(db: Db) -> anyhow::Result<Self> {
+    /// Starts a batcher; `indexed` also gives each row an entry in a party index.
+    async fn start(db: Db, indexed: bool) -> anyhow::Result<Self> {
         sqlx::query("CREATE TABLE IF NOT EXISTS bench_rows (payload BYTEA NOT NULL)").execute(db.reader()).await?;
+        // Shaped as `audit_record_parties`: a random key (the party) first, so each record
+        // writes into a leaf page of its own.
+        let without_rowid = if db.backend() == Backend::Sqlite { " WITHOUT ROWID" } else { "" };
+        sqlx::query(&format!(
+            "CREATE TABLE IF NOT EXISTS bench_party_index (party_id TEXT NOT NULL, record_id BYTEA NOT NULL, \
+             PRIMARY KEY (party_id, record_id)){without_rowid}"
+        ))
+        .execute(db.reader())
+        .await?;
         let (queue, jobs) = mpsc::channel(16_384);
         let writer = match db.sqlite_file().filter(|_| db.backend() == Backend::Sqlite) {
             Some(path) => Some(SqliteWriter::open(path, db.write_turns().clone())?),
@@ -242,19 +278,26 @@ impl Batcher {
                         Err(error) => return eprintln!("database-work baseline: no connection of its own: {error}"),
                     },
                 };
-                Self::run(sink, jobs).await;
+                Self::run(sink, jobs, indexed).await;
             })
         });
         Ok(Self(queue))
     }
 
     /// Writes whatever has arrived as one batch; a failed batch drops its senders (500).
-    async fn run(mut sink: Sink, mut jobs: Jobs) {
-        let mut batch = Vec::new();
-        while jobs.recv_many(&mut batch, 1024).await > 0 {
-            let rows = batch.iter().map(|(payload, _)| vec![SqlValue::Blob(payload.clone())]).collect();
-            let written = sink.write(rows).await;
-            for (_, done) in batch.drain(..) {
+    async fn run(mut sink: Sink, mut jobs: mpsc::Receiver<Job>, indexed: bool) {
+        let mut jobs_in_batch = Vec::new();
+        while jobs.recv_many(&mut jobs_in_batch, 1024).await > 0 {
+            let mut batch = Batch { rows: Vec::new(), links: Vec::new() };
+            for (payload, party, _) in &jobs_in_batch {
+                batch.rows.push(vec![SqlValue::Blob(payload.clone())]);
+                if indexed {
+                    let record_id = uuid::Uuid::now_v7().as_bytes().to_vec();
+                    batch.links.push(vec![SqlValue::Text(party.clone()), SqlValue::Blob(record_id)]);
+                }
+            }
+            let written = sink.write(batch).await;
+            for (_, _, done) in jobs_in_batch.drain(..) {
                 if written {
                     let _ = done.send(());
                 }
@@ -262,13 +305,13 @@ impl Batcher {
         }
     }
 
-    async fn append(&self, payload: Vec<u8>) -> bool {
+    async fn append(&self, payload: Vec<u8>, party: &str) -> bool {
         let (done, wait) = oneshot::channel();
-        self.0.send((payload, done)).await.is_ok() && wait.await.is_ok()
+        self.0.send((payload, party.to_string(), done)).await.is_ok() && wait.await.is_ok()
     }
 }
 
-type BenchState = (AppState, Batcher);
+type BenchState = (AppState, Batchers);
 
 async fn load(state: &AppState, id: &str) -> bool {
     let Ok(mut conn) = state.db.reader().acquire().await else { return false };
@@ -291,9 +334,21 @@ fn event(id: &str) -> AuditEvent {
     }
 }
 
-async fn db_work(State((state, batcher)): State<BenchState>, Path(id): Path<String>) -> axum::http::StatusCode {
-    let payload = event(&id).to_draft(NOW).record.encode();
-    if load(&state, &id).await && batcher.append(payload).await {
+async fn db_work(State((state, batchers)): State<BenchState>, Path(id): Path<String>) -> axum::http::StatusCode {
+    select_and_append(&state, &batchers.plain, &id).await
+}
+
+async fn db_work_indexed(
+    State((state, batchers)): State<BenchState>,
+    Path(id): Path<String>,
+) -> axum::http::StatusCode {
+    select_and_append(&state, &batchers.indexed, &id).await
+}
+
+/// The database-work baselines: load the party, then wait for its row to be durable.
+async fn select_and_append(state: &AppState, batcher: &Batcher, id: &str) -> axum::http::StatusCode {
+    let payload = event(id).to_draft(NOW).record.encode();
+    if load(state, id).await && batcher.append(payload, id).await {
         axum::http::StatusCode::OK
     } else {
         axum::http::StatusCode::INTERNAL_SERVER_ERROR

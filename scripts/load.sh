@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test of the audited read path with wrk (a real load generator): the audited,
-# decrypting GET /v1/parties/{id} next to three baselines served by the same process in
-# the same run (bare handler, database work only, one commit per record), on SQLite and,
+# decrypting GET /v1/parties/{id} next to four baselines served by the same process in
+# the same run (bare handler, database work only, database work plus a party index entry,
+# one commit per record), on SQLite and,
 # when PostgreSQL answers on 127.0.0.1:5432, on PostgreSQL. See benches/read_path.rs.
 #
 #   scripts/load.sh [SECONDS=10] [CONNECTIONS=64] [PARTIES=1000]
